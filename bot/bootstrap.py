@@ -1,0 +1,222 @@
+"""The composition root: every part of Threadline is built and wired here.
+
+Nothing else creates engines, clients or background tasks. ``build_runtime``
+returns a :class:`Runtime` whose ``start()``/``stop()`` run its tasks;
+``bot.app.build_app`` mounts it on aiohttp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import utcnow
+from bot.messages import Author, InboundMessage, OutboundMessage, Turn
+from bot.nlu import OfflineUnderstanding
+from bot.outbox import OutboxSender, Sender
+from bot.pipeline import Outcome, PipelineDeps
+from bot.policy_runtime import PolicyRuntime
+from bot.responder import OfflineResponder, Templates
+from bot.settings import Settings
+from bot.worker import Worker
+from memory.db import create_engine, make_session_factory
+from memory.demo import KNOWLEDGE_DIR
+from memory.history import demo_customers, recent_turns
+from memory.ingest import GroupCommitIngestor
+from memory.knowledge import KnowledgeBase
+from memory.orders import SqlOrderSource
+from memory.unit_of_work import SqlUnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+KNOWLEDGE_MIN_CONFIDENCE = 0.35
+HISTORY_LIMIT = 50
+
+
+class Channel(Sender, Protocol):
+    name: str
+
+    def routes(self) -> list[web.AbstractRouteDef]: ...
+    async def startup(self) -> None: ...
+    async def shutdown(self) -> None: ...
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    policy: PolicyRuntime
+    pipeline: PipelineDeps
+    ingestor: GroupCommitIngestor
+    worker: Worker | None
+    outbox: OutboxSender
+    channels: dict[str, Channel] = field(default_factory=dict)
+    clock: Callable[[], datetime] = utcnow
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def ingest(self, msg: InboundMessage) -> bool:
+        """Validate and store one inbound message durably; True if it is new."""
+        if not msg.text.strip() and not msg.attachments:
+            raise ValueError("empty message")
+        if len(msg.text) > self.settings.max_message_chars:
+            raise ValueError(
+                f"message longer than {self.settings.max_message_chars} characters"
+            )
+        return await self.ingestor.ingest(msg)
+
+    async def history(self, channel: str, external_user_id: str, limit: int) -> list[Turn]:
+        turns = await recent_turns(self.session_factory, channel, external_user_id, limit)
+        return [
+            Turn(
+                message_id=t.message_id,
+                author=Author(t.author),
+                channel=t.channel,
+                text=t.text,
+                created_at=t.created_at,
+            )
+            for t in turns
+        ]
+
+    def add_channel(self, channel: Channel) -> None:
+        self.channels[channel.name] = channel
+        self.outbox.add_sender(channel.name, channel)
+
+    async def start(self) -> None:
+        await self.ingestor.start()
+        for channel in self.channels.values():
+            await channel.startup()
+        if self.worker is not None:
+            await self.worker.start()
+        await self.outbox.start()
+        self._tasks.append(asyncio.create_task(self.policy.watch(), name="policy-watch"))
+        log.info(
+            "Threadline started: channels on: %s; worker: %s; policy %s",
+            ", ".join(sorted(self.channels)) or "none",
+            "embedded" if self.worker is not None else "separate process",
+            self.policy.version,
+        )
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        self._tasks.clear()
+        await self.outbox.stop()
+        if self.worker is not None:
+            await self.worker.stop()
+        await self.ingestor.stop()
+        for channel in self.channels.values():
+            await channel.shutdown()
+        await self.engine.dispose()
+
+
+async def _notify_outbox(runtime_outbox: OutboxSender, outcome: Outcome) -> None:
+    if outcome.reply_message_id is not None:
+        runtime_outbox.wake()
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    embedded_worker: bool | None = None,
+    worker_poll_interval: float = 1.0,
+) -> Runtime:
+    engine = create_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    orders = SqlOrderSource(factory)
+    policy = PolicyRuntime.load(settings.policies_path)
+    understander = (
+        OfflineUnderstanding.from_file(settings.intents_path)
+        if settings.intents_path
+        else OfflineUnderstanding.default()
+    )
+    knowledge = KnowledgeBase.load(settings.knowledge_path or KNOWLEDGE_DIR)
+    responder = OfflineResponder(
+        knowledge, Templates.default(), min_confidence=KNOWLEDGE_MIN_CONFIDENCE
+    )
+    deps = PipelineDeps(
+        uow=SqlUnitOfWorkFactory(factory, orders),
+        understander=understander,
+        policy=policy,
+        responder=responder,
+        orders=orders,
+        clock=clock,
+    )
+    outbox = OutboxSender(factory, {}, clock=clock)
+    run_worker = settings.embedded_worker if embedded_worker is None else embedded_worker
+    worker: Worker | None = None
+    if run_worker:
+
+        async def on_processed(outcome: Outcome) -> None:
+            await _notify_outbox(outbox, outcome)
+
+        worker = Worker(
+            factory,
+            deps,
+            concurrency=1 if settings.is_sqlite else 4,
+            poll_interval=worker_poll_interval,
+            on_processed=on_processed,
+            clock=clock,
+        )
+    ingestor = GroupCommitIngestor(
+        engine,
+        writers=1 if settings.is_sqlite else 2,
+        on_stored=worker.wake if worker is not None else None,
+    )
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        session_factory=factory,
+        policy=policy,
+        pipeline=deps,
+        ingestor=ingestor,
+        worker=worker,
+        outbox=outbox,
+        clock=clock,
+    )
+
+
+def add_webchat(runtime: Runtime) -> None:
+    from channels.webchat import WebchatChannel
+
+    async def history(external_user_id: str, limit: int) -> list[Turn]:
+        return await runtime.history("webchat", external_user_id, min(limit, HISTORY_LIMIT))
+
+    async def customers() -> list[dict[str, str]]:
+        return await demo_customers(runtime.session_factory)
+
+    runtime.add_channel(
+        WebchatChannel(
+            secret=runtime.settings.secret,
+            ingest=runtime.ingest,
+            history=history,
+            max_message_chars=runtime.settings.max_message_chars,
+            demo_customers=customers if runtime.settings.demo else None,
+        )
+    )
+
+
+def describe(outbound: OutboundMessage) -> dict[str, Any]:
+    """The JSON a channel-agnostic client (the terminal) shows for one bot turn."""
+    meta = outbound.metadata
+    return {
+        "reply": outbound.text,
+        "decision": {
+            "action": meta.get("action"),
+            "rule": meta.get("rule"),
+            "reasons": list(meta.get("reasons", [])),
+        },
+    }

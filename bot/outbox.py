@@ -1,0 +1,143 @@
+"""The outbox sender: delivers stored replies through their channel, once each.
+
+Items are claimed with a lease; success marks them sent; a platform's
+``retry_after`` is honoured; other errors back off exponentially; a
+permanent error (the customer blocked the bot) is not retried. Items of one
+conversation go out in order: after a failure the rest of that conversation
+waits for the retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.messages import Author, OutboundMessage, SendError
+from memory.queues import claim_outbox, mark_send_failed, mark_sent, release_outbox
+from memory.records import OutboxRecord
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+MAX_BACKOFF = timedelta(minutes=10)
+
+
+class Sender(Protocol):
+    async def send(self, msg: OutboundMessage) -> str | None: ...
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=2 ** max(0, attempts - 1)), MAX_BACKOFF)
+
+
+def outbound(item: OutboxRecord) -> OutboundMessage:
+    quick = item.meta.get("quick_replies") or ()
+    return OutboundMessage(
+        channel=item.channel,
+        external_user_id=item.external_user_id,
+        text=item.text,
+        conversation_id=item.conversation_id,
+        message_id=item.message_id,
+        author=Author(item.author),
+        quick_replies=tuple(str(q) for q in quick),
+        metadata={
+            k: v for k, v in item.meta.items() if k in ("rule", "action", "reasons", "kind")
+        },
+    )
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        senders: Mapping[str, Sender],
+        *,
+        clock: Callable[[], datetime],
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._factory = factory
+        self._senders = dict(senders)
+        self._clock = clock
+        self._poll = poll_interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def add_sender(self, channel: str, sender: Sender) -> None:
+        self._senders[channel] = sender
+
+    async def start(self) -> None:
+        if self._task is None and self._senders:
+            self._task = asyncio.create_task(self._run(), name="outbox")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                sent = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox cycle failed; retrying")
+                sent = 0
+            if sent:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+
+    async def run_once(self) -> int:
+        items = await claim_outbox(self._factory, channels=list(self._senders), now=self._clock())
+        blocked: set[int] = set()
+        for item in items:
+            if item.conversation_id in blocked:
+                await release_outbox(self._factory, item.id, retry_at=self._clock())
+                continue
+            if not await self._deliver(item):
+                blocked.add(item.conversation_id)
+        return len(items)
+
+    async def _deliver(self, item: OutboxRecord) -> bool:
+        sender = self._senders[item.channel]
+        try:
+            external_id = await sender.send(outbound(item))
+        except SendError as exc:
+            return await self._failed(item, exc.reason, exc.retry_after, exc.permanent)
+        except Exception as exc:
+            log.exception("sending outbox item %s on %s failed", item.id, item.channel)
+            return await self._failed(item, repr(exc), None, False)
+        await mark_sent(self._factory, item.id, external_id, now=self._clock())
+        return True
+
+    async def _failed(
+        self, item: OutboxRecord, reason: str, retry_after: float | None, permanent: bool
+    ) -> bool:
+        give_up = permanent or item.attempts + 1 >= MAX_ATTEMPTS
+        retry_at = None
+        if not give_up:
+            delay = timedelta(seconds=retry_after) if retry_after else backoff(item.attempts + 1)
+            retry_at = self._clock() + delay
+        log.warning(
+            "outbox item %s on %s not sent (%s); %s",
+            item.id,
+            item.channel,
+            reason,
+            "giving up" if give_up else f"retrying at {retry_at:%H:%M:%S}",
+        )
+        await mark_send_failed(self._factory, item.id, reason, retry_at=retry_at)
+        return False
+

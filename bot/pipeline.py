@@ -1,0 +1,247 @@
+"""The message pipeline: identity → thread → context → understand → decide → act.
+
+``handle_event`` processes one stored inbound event in one transaction: the
+customer's message, the decision with its inputs, the reply, any handoff and
+the outbox row commit together, and the event is marked done in the same
+commit. A crash before the commit leaves the event pending; the worker picks
+it up again and nothing is doubled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.facts import decision_input, order_in_question
+from bot.ports import PolicyPort, Responder, Understander
+from memory.conversations import continue_or_start
+from memory.identity import Claims, resolve_identity
+from memory.orders import OrderSource, normalize_order_id
+from memory.ports import UnitOfWork
+from memory.records import ConversationRecord, EventRecord
+from memory.views import Context
+from policies.model import Action, Decision, DecisionInput, Signals
+
+log = logging.getLogger(__name__)
+
+STAFF_STATES = frozenset({"waiting_staff", "staff"})
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineDeps:
+    uow: Callable[[], UnitOfWork]
+    understander: Understander
+    policy: PolicyPort
+    responder: Responder
+    orders: OrderSource
+    clock: Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What processing one event did (for the CLI, tests and logs)."""
+
+    event_id: int
+    conversation_id: int
+    customer_id: int
+    action: str | None
+    rule_id: str | None
+    reasons: tuple[str, ...] = ()
+    reply: str | None = None
+    reply_message_id: int | None = None
+    handoff_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Act:
+    decision: Decision
+    text: str
+    meta: dict[str, object]
+    order_ref: str | None = None
+    failed_answer: bool = False
+
+
+async def handle_event(event: EventRecord, deps: PipelineDeps) -> Outcome:
+    now = deps.clock()
+    payload = event.payload
+    claims = Claims(
+        customer_ref=payload.get("verified_customer_ref"),
+        email=payload.get("verified_email"),
+        display_name=payload.get("display_name"),
+    )
+    signals = deps.understander.understand(event.text, event.channel)
+    named = signals.entities.get("order_number", ())
+    async with deps.uow() as uow:
+        identity = await resolve_identity(uow, event.channel, event.external_user_id, claims, now)
+        conversation = await continue_or_start(
+            uow, identity.customer_id, event.channel, now, deps.policy.continuity_window
+        )
+        message_id = await uow.messages.add(
+            conversation_id=conversation.id,
+            customer_id=identity.customer_id,
+            author="customer",
+            channel=event.channel,
+            text=event.text,
+            now=now,
+            attachments=list(payload.get("attachments", [])),
+            inbound_event_id=event.id,
+            order_ref=normalize_order_id(named[0]) if named else None,
+        )
+        base = Outcome(
+            event_id=event.id,
+            conversation_id=conversation.id,
+            customer_id=identity.customer_id,
+            action=None,
+            rule_id=None,
+        )
+        if conversation.state in STAFF_STATES:
+            # A person owns this conversation: the bot stays quiet, staff see the message.
+            await uow.events.mark_done(event.id, now)
+            await uow.commit()
+            return base
+
+        context = await uow.context.build(
+            customer_id=identity.customer_id,
+            conversation=conversation,
+            channel=event.channel,
+            verified=identity.verified,
+            verified_via=identity.verified_via,
+            now=now,
+        )
+        order, order_named = await order_in_question(context, signals, deps.orders)
+        inp = decision_input(context, signals, order, order_named, now)
+        decision = deps.policy.decide(inp)
+        act = await _act(decision, inp, context, signals, deps)
+
+        reply_id = await uow.messages.add(
+            conversation_id=conversation.id,
+            customer_id=identity.customer_id,
+            author="bot",
+            channel=event.channel,
+            text=act.text,
+            now=now,
+            order_ref=act.order_ref,
+            meta=act.meta,
+        )
+        decision_id = await uow.decisions.add(
+            conversation_id=conversation.id,
+            message_id=message_id,
+            action=act.decision.action.value,
+            rule_id=act.decision.rule_id,
+            reasons=list(act.decision.reasons),
+            inputs=deps.policy.input_to_json(inp),
+            outcome={
+                "first_decision": {"action": decision.action.value, "rule": decision.rule_id},
+                "reply_message_id": reply_id,
+                **{k: v for k, v in act.meta.items() if k in ("kind", "source", "fallback")},
+            },
+            policy_version=deps.policy.version,
+            now=now,
+        )
+        handoff_id = await _apply_state(uow, conversation, act, decision_id, now)
+        await uow.outbox.enqueue(
+            message_id=reply_id,
+            conversation_id=conversation.id,
+            channel=event.channel,
+            external_user_id=event.external_user_id,
+            now=now,
+        )
+        await uow.events.mark_done(event.id, now)
+        await uow.commit()
+    log.info(
+        "event %s → %s by rule %s (conversation %s)",
+        event.id,
+        act.decision.action.value,
+        act.decision.rule_id,
+        conversation.id,
+    )
+    return Outcome(
+        event_id=event.id,
+        conversation_id=conversation.id,
+        customer_id=identity.customer_id,
+        action=act.decision.action.value,
+        rule_id=act.decision.rule_id,
+        reasons=act.decision.reasons,
+        reply=act.text,
+        reply_message_id=reply_id,
+        handoff_id=handoff_id,
+    )
+
+
+async def _act(
+    decision: Decision,
+    inp: DecisionInput,
+    context: Context,
+    signals: Signals,
+    deps: PipelineDeps,
+) -> _Act:
+    meta: dict[str, object] = {
+        "rule": decision.rule_id,
+        "action": decision.action.value,
+        "reasons": list(decision.reasons),
+    }
+    if decision.action is not Action.ANSWER:
+        text = deps.responder.render_action_message(decision, context)
+        return _Act(decision, text, {**meta, "kind": "template"})
+    try:
+        reply = await deps.responder.reply(decision, context, signals)
+    except Exception:
+        log.exception("responder failed; falling back to the policy's escalation path")
+        reply = None
+        reason = "responder_error"
+    else:
+        reason = "no_confident_answer"
+    if reply is None:
+        fallback = deps.policy.fallback(inp, reason)
+        text = deps.responder.render_action_message(fallback, context)
+        return _Act(
+            fallback,
+            text,
+            {
+                "rule": fallback.rule_id,
+                "action": fallback.action.value,
+                "reasons": list(fallback.reasons),
+                "kind": "template",
+                "fallback": reason,
+            },
+            failed_answer=True,
+        )
+    meta.update(kind=reply.kind, source=reply.source)
+    if reply.quick_replies:
+        meta["quick_replies"] = list(reply.quick_replies)
+    return _Act(decision, reply.text, meta, order_ref=reply.order_id)
+
+
+async def _apply_state(
+    uow: UnitOfWork,
+    conversation: ConversationRecord,
+    act: _Act,
+    decision_id: int,
+    now: datetime,
+) -> int | None:
+    action = act.decision.action
+    fields: dict[str, object] = {"last_message_at": now}
+    if act.failed_answer:
+        fields["bot_failures"] = conversation.bot_failures + 1
+    fields["consecutive_clarify"] = (
+        conversation.consecutive_clarify + 1 if action is Action.CLARIFY else 0
+    )
+    handoff_id: int | None = None
+    if action is Action.ESCALATE:
+        handoff = await uow.handoffs.active(conversation.id)
+        if handoff is None:
+            handoff = await uow.handoffs.open(
+                conversation_id=conversation.id,
+                decision_id=decision_id,
+                queue=act.decision.queue or "support",
+                priority=act.decision.priority or "normal",
+                rule_id=act.decision.rule_id,
+                reason="; ".join(act.decision.reasons),
+                now=now,
+            )
+        handoff_id = handoff.id
+        fields["state"] = "waiting_staff"
+    await uow.conversations.update(conversation.id, **fields)
+    return handoff_id

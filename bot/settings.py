@@ -1,0 +1,62 @@
+"""Typed settings, read from the environment (secrets only from there)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRET = "threadline-demo-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Every setting Threadline reads; the README lists them in a table."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./var/threadline.db",
+        validation_alias="DATABASE_URL",
+        description="SQLAlchemy URL; sqlite+aiosqlite:///path or postgresql+asyncpg://...",
+    )
+    secret: str = Field(
+        default=DEFAULT_SECRET,
+        validation_alias="THREADLINE_SECRET",
+        description="Signs web-chat sessions and verifies the shop's customer HMAC.",
+    )
+    host: str = Field(default="127.0.0.1", validation_alias="THREADLINE_HOST")
+    port: int = Field(default=8080, validation_alias="THREADLINE_PORT")
+    policies_path: Path | None = Field(
+        default=None,
+        validation_alias="THREADLINE_POLICIES",
+        description="Policy file or folder of *.yaml; default: the shipped policy.",
+    )
+    intents_path: Path | None = Field(
+        default=None,
+        validation_alias="THREADLINE_INTENTS",
+        description="Intent examples for offline understanding; default: the shipped ones.",
+    )
+    knowledge_path: Path | None = Field(
+        default=None,
+        validation_alias="THREADLINE_KNOWLEDGE",
+        description="Folder of knowledge entries (*.md, *.yaml); default: the demo shop's.",
+    )
+    embedded_worker: bool = Field(
+        default=True,
+        validation_alias="THREADLINE_EMBEDDED_WORKER",
+        description="Process messages inside the web process (off when a worker runs).",
+    )
+    max_message_chars: int = Field(default=4000, validation_alias="THREADLINE_MAX_MESSAGE_CHARS")
+    log_level: str = Field(default="INFO", validation_alias="THREADLINE_LOG_LEVEL")
+    demo: bool = Field(
+        default=False,
+        validation_alias="THREADLINE_DEMO",
+        description="Serve the demo shop page at / (set by `threadline demo`).",
+    )
+
+    @cached_property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

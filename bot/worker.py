@@ -1,0 +1,108 @@
+"""The worker: processes stored inbound events, in order per sender.
+
+On start it picks up whatever a crash left pending (expired leases included).
+Woken at once by the ingestor after each commit; otherwise polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.pipeline import Outcome, PipelineDeps, handle_event
+from memory.queues import claim_events, mark_event_failed
+from memory.records import EventRecord
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        deps: PipelineDeps,
+        *,
+        concurrency: int = 1,
+        poll_interval: float = 1.0,
+        on_processed: Callable[[Outcome], Awaitable[None]] | None = None,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._factory = factory
+        self._deps = deps
+        self._concurrency = max(1, concurrency)
+        self._poll = poll_interval
+        self._on_processed = on_processed
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self, _count: int = 0) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name="worker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def run(self) -> None:
+        while True:
+            try:
+                processed = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("worker cycle failed; retrying")
+                processed = 0
+            if processed:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+
+    async def run_once(self) -> int:
+        """Claim and process one batch; returns how many events were handled."""
+        events = await claim_events(self._factory, now=self._clock(), limit=32)
+        if not events:
+            return 0
+        by_sender: dict[tuple[str, str], list[EventRecord]] = defaultdict(list)
+        for event in events:
+            by_sender[(event.channel, event.external_user_id)].append(event)
+        lanes = list(by_sender.values())
+        semaphore = asyncio.Semaphore(self._concurrency)
+
+        async def lane(events_of_sender: list[EventRecord]) -> None:
+            async with semaphore:
+                for event in events_of_sender:
+                    if not await self._process(event):
+                        return  # keep this sender's order: the rest waits for a retry
+
+        await asyncio.gather(*(lane(lane_events) for lane_events in lanes))
+        return len(events)
+
+    async def _process(self, event: EventRecord) -> bool:
+        try:
+            outcome = await handle_event(event, self._deps)
+        except Exception as exc:
+            log.exception("event %s failed (attempt %s)", event.id, event.attempts)
+            await mark_event_failed(self._factory, event, repr(exc), now=self._clock())
+            return False
+        if self._on_processed is not None:
+            await self._on_processed(outcome)
+        return True
+
+    async def drain(self) -> None:
+        """Process until nothing is pending (tests, `threadline chat`)."""
+        while await self.run_once():
+            pass

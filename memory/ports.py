@@ -1,0 +1,157 @@
+"""The store's ports: what the pipeline may ask of it.
+
+SQL implementations live in ``sql_repositories.py``; in-memory fakes of the
+same protocols in ``fakes.py`` drive the pipeline's unit tests.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from memory.records import (
+    ConversationRecord,
+    CustomerRecord,
+    HandoffRecord,
+    IdentityRecord,
+)
+from memory.views import Context
+
+
+class CustomerRepository(Protocol):
+    async def get(self, customer_id: int) -> CustomerRecord | None: ...
+    async def by_ref(self, external_ref: str) -> CustomerRecord | None: ...
+    async def by_email(self, email: str) -> CustomerRecord | None: ...
+    async def create(
+        self,
+        *,
+        now: datetime,
+        name: str | None = None,
+        email: str | None = None,
+        external_ref: str | None = None,
+    ) -> CustomerRecord: ...
+
+
+class IdentityRepository(Protocol):
+    async def get(self, channel: str, external_user_id: str) -> IdentityRecord | None: ...
+    async def add(
+        self,
+        *,
+        channel: str,
+        external_user_id: str,
+        customer_id: int,
+        verified: bool,
+        verified_via: str | None,
+        display_name: str | None,
+        now: datetime,
+    ) -> IdentityRecord: ...
+    async def verify(self, identity_id: int, *, customer_id: int, via: str) -> None: ...
+    async def touch(self, identity_id: int, now: datetime) -> None: ...
+
+
+class ConversationRepository(Protocol):
+    async def latest(self, customer_id: int) -> ConversationRecord | None: ...
+    async def start(self, customer_id: int, channel: str, now: datetime) -> ConversationRecord: ...
+    async def update(self, conversation_id: int, **fields: Any) -> None: ...
+
+
+class MessageRepository(Protocol):
+    async def add(
+        self,
+        *,
+        conversation_id: int,
+        customer_id: int,
+        author: str,
+        channel: str,
+        text: str,
+        now: datetime,
+        attachments: list[dict[str, Any]] | None = None,
+        inbound_event_id: int | None = None,
+        order_ref: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> int: ...
+    async def texts(self, conversation_id: int, limit: int) -> list[tuple[str, str]]: ...
+
+
+class DecisionRepository(Protocol):
+    async def add(
+        self,
+        *,
+        conversation_id: int,
+        message_id: int,
+        action: str,
+        rule_id: str,
+        reasons: list[str],
+        inputs: dict[str, Any],
+        outcome: dict[str, Any],
+        policy_version: str,
+        now: datetime,
+    ) -> int: ...
+
+
+class HandoffRepository(Protocol):
+    async def open(
+        self,
+        *,
+        conversation_id: int,
+        decision_id: int | None,
+        queue: str,
+        priority: str,
+        rule_id: str,
+        reason: str,
+        now: datetime,
+    ) -> HandoffRecord: ...
+    async def active(self, conversation_id: int) -> HandoffRecord | None: ...
+
+
+class OutboxRepository(Protocol):
+    async def enqueue(
+        self,
+        *,
+        message_id: int,
+        conversation_id: int,
+        channel: str,
+        external_user_id: str,
+        now: datetime,
+    ) -> int: ...
+
+
+class ContextReader(Protocol):
+    async def build(
+        self,
+        *,
+        customer_id: int,
+        conversation: ConversationRecord,
+        channel: str,
+        verified: bool,
+        verified_via: str | None,
+        now: datetime,
+    ) -> Context: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository; ``commit()`` or it is rolled back."""
+
+    customers: CustomerRepository
+    identities: IdentityRepository
+    conversations: ConversationRepository
+    messages: MessageRepository
+    decisions: DecisionRepository
+    handoffs: HandoffRepository
+    outbox: OutboxRepository
+    events: EventRepository
+    context: ContextReader
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    async def commit(self) -> None: ...
+
+
+class EventRepository(Protocol):
+    async def mark_done(self, event_id: int, now: datetime) -> None: ...

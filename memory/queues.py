@@ -1,0 +1,220 @@
+"""Work queues in the store: stored inbound events and the outbox.
+
+Workers lease rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (several
+workers share the table); SQLite has a single writer, where the clause is
+dropped and ``BEGIN IMMEDIATE`` serializes the claim. Events of one sender are
+claimed in id order, never two at once, so one conversation is processed in
+order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from memory.models import InboundEvent, Message, OutboxItem
+from memory.records import EventRecord, OutboxRecord
+
+MAX_EVENT_ATTEMPTS = 5
+
+
+async def claim_events(
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    now: datetime,
+    lease: timedelta = timedelta(seconds=60),
+    limit: int = 32,
+) -> list[EventRecord]:
+    """Lease up to ``limit`` pending events whose sender has no earlier pending one."""
+    earlier = aliased(InboundEvent)
+    blocked = (
+        select(earlier.id)
+        .where(
+            earlier.channel == InboundEvent.channel,
+            earlier.external_user_id == InboundEvent.external_user_id,
+            earlier.state == "pending",
+            earlier.id < InboundEvent.id,
+        )
+        .exists()
+    )
+    leasable = or_(InboundEvent.locked_until.is_(None), InboundEvent.locked_until < now)
+    async with factory() as session, session.begin():
+        rows = (
+            await session.scalars(
+                select(InboundEvent)
+                .where(InboundEvent.state == "pending", leasable, ~blocked)
+                .order_by(InboundEvent.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        if not rows:
+            return []
+        await session.execute(
+            update(InboundEvent)
+            .where(InboundEvent.id.in_([r.id for r in rows]))
+            .values(locked_until=now + lease, attempts=InboundEvent.attempts + 1)
+        )
+        return [
+            EventRecord(
+                id=r.id,
+                channel=r.channel,
+                external_event_id=r.external_event_id,
+                external_user_id=r.external_user_id,
+                text=r.text,
+                payload=dict(r.payload or {}),
+                received_at=r.received_at,
+                attempts=r.attempts + 1,
+            )
+            for r in rows
+        ]
+
+
+async def mark_event_failed(
+    factory: async_sessionmaker[AsyncSession],
+    event: EventRecord,
+    error: str,
+    *,
+    now: datetime,
+) -> None:
+    """Record a processing error: retried with backoff, then given up on."""
+    final = event.attempts >= MAX_EVENT_ATTEMPTS
+    async with factory() as session, session.begin():
+        await session.execute(
+            update(InboundEvent)
+            .where(InboundEvent.id == event.id)
+            .values(
+                state="failed" if final else "pending",
+                error=error[:2000],
+                locked_until=now + timedelta(seconds=2**event.attempts),
+            )
+        )
+
+
+async def pending_event_count(factory: async_sessionmaker[AsyncSession]) -> int:
+    from sqlalchemy import func
+
+    async with factory() as session:
+        return int(
+            await session.scalar(
+                select(func.count())
+                .select_from(InboundEvent)
+                .where(InboundEvent.state == "pending")
+            )
+            or 0
+        )
+
+
+async def claim_outbox(
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    channels: Sequence[str],
+    now: datetime,
+    lease: timedelta = timedelta(seconds=30),
+    limit: int = 32,
+) -> list[OutboxRecord]:
+    """Lease pending outbox items of ``channels`` that are due, oldest first.
+
+    An item whose conversation has an earlier item still waiting (a retry later,
+    or leased by another sender) waits too: one conversation's messages go out
+    in order.
+    """
+    if not channels:
+        return []
+    earlier = aliased(OutboxItem)
+    waits_for_earlier = (
+        select(earlier.id)
+        .where(
+            earlier.conversation_id == OutboxItem.conversation_id,
+            earlier.channel == OutboxItem.channel,
+            earlier.state == "pending",
+            earlier.id < OutboxItem.id,
+            earlier.next_attempt_at > now,
+        )
+        .exists()
+    )
+    async with factory() as session, session.begin():
+        rows = (
+            await session.execute(
+                select(OutboxItem, Message.text, Message.author, Message.meta)
+                .join(Message, Message.id == OutboxItem.message_id)
+                .where(
+                    and_(
+                        OutboxItem.state == "pending",
+                        OutboxItem.channel.in_(list(channels)),
+                        OutboxItem.next_attempt_at <= now,
+                        ~waits_for_earlier,
+                    )
+                )
+                .order_by(OutboxItem.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True, of=OutboxItem)
+            )
+        ).all()
+        if not rows:
+            return []
+        await session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id.in_([item.id for item, *_ in rows]))
+            .values(next_attempt_at=now + lease)
+        )
+        return [
+            OutboxRecord(
+                id=item.id,
+                message_id=item.message_id,
+                conversation_id=item.conversation_id,
+                channel=item.channel,
+                external_user_id=item.external_user_id,
+                text=text,
+                author=author,
+                attempts=item.attempts,
+                meta=dict(meta or {}),
+            )
+            for item, text, author, meta in rows
+        ]
+
+
+async def mark_sent(
+    factory: async_sessionmaker[AsyncSession],
+    item_id: int,
+    external_id: str | None,
+    *,
+    now: datetime,
+) -> None:
+    async with factory() as session, session.begin():
+        await session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id == item_id)
+            .values(state="sent", sent_at=now, external_message_id=external_id, error=None)
+        )
+
+
+async def mark_send_failed(
+    factory: async_sessionmaker[AsyncSession],
+    item_id: int,
+    error: str,
+    *,
+    retry_at: datetime | None,
+) -> None:
+    """Count a failed attempt. ``retry_at=None``: give up; otherwise try again then."""
+    values: dict[str, object] = {"error": error[:2000], "attempts": OutboxItem.attempts + 1}
+    if retry_at is None:
+        values["state"] = "failed"
+    else:
+        values["next_attempt_at"] = retry_at
+    async with factory() as session, session.begin():
+        await session.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(**values))
+
+
+async def release_outbox(
+    factory: async_sessionmaker[AsyncSession], item_id: int, *, retry_at: datetime
+) -> None:
+    """Give a claimed item back untried (an earlier message of its conversation failed)."""
+    async with factory() as session, session.begin():
+        await session.execute(
+            update(OutboxItem).where(OutboxItem.id == item_id).values(next_attempt_at=retry_at)
+        )

@@ -1,0 +1,372 @@
+"""SQLAlchemy implementations of the repositories in ``ports.py``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from memory.models import (
+    ChannelIdentity,
+    InboundEvent,
+    Conversation,
+    Customer,
+    Decision,
+    Handoff,
+    Message,
+    OutboxItem,
+)
+from memory.records import (
+    ConversationRecord,
+    CustomerRecord,
+    HandoffRecord,
+    IdentityRecord,
+)
+
+CONVERSATION_FIELDS = frozenset(
+    {
+        "state",
+        "channel",
+        "last_message_at",
+        "closed_at",
+        "summary",
+        "consecutive_clarify",
+        "bot_failures",
+    }
+)
+
+
+def customer_record(row: Customer) -> CustomerRecord:
+    return CustomerRecord(
+        id=row.id, external_ref=row.external_ref, email=row.email, name=row.name, phone=row.phone
+    )
+
+
+def identity_record(row: ChannelIdentity) -> IdentityRecord:
+    return IdentityRecord(
+        id=row.id,
+        channel=row.channel,
+        external_user_id=row.external_user_id,
+        customer_id=row.customer_id,
+        verified=row.verified,
+        verified_via=row.verified_via,
+        display_name=row.display_name,
+        unreachable=row.unreachable,
+    )
+
+
+def conversation_record(row: Conversation) -> ConversationRecord:
+    return ConversationRecord(
+        id=row.id,
+        customer_id=row.customer_id,
+        state=row.state,
+        channel=row.channel,
+        started_at=row.started_at,
+        last_message_at=row.last_message_at,
+        consecutive_clarify=row.consecutive_clarify,
+        bot_failures=row.bot_failures,
+        closed_at=row.closed_at,
+    )
+
+
+def handoff_record(row: Handoff) -> HandoffRecord:
+    return HandoffRecord(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        state=row.state,
+        queue=row.queue,
+        priority=row.priority,
+        rule_id=row.rule_id,
+        reason=row.reason,
+        created_at=row.created_at,
+        claimed_by=row.claimed_by,
+    )
+
+
+class SqlCustomers:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def get(self, customer_id: int) -> CustomerRecord | None:
+        row = await self._s.get(Customer, customer_id)
+        return customer_record(row) if row else None
+
+    async def by_ref(self, external_ref: str) -> CustomerRecord | None:
+        row = await self._s.scalar(select(Customer).where(Customer.external_ref == external_ref))
+        return customer_record(row) if row else None
+
+    async def by_email(self, email: str) -> CustomerRecord | None:
+        row = await self._s.scalar(select(Customer).where(Customer.email == email.lower()))
+        return customer_record(row) if row else None
+
+    async def create(
+        self,
+        *,
+        now: datetime,
+        name: str | None = None,
+        email: str | None = None,
+        external_ref: str | None = None,
+    ) -> CustomerRecord:
+        row = Customer(
+            name=name,
+            email=email.lower() if email else None,
+            external_ref=external_ref,
+            tags=[],
+            created_at=now,
+        )
+        self._s.add(row)
+        await self._s.flush()
+        return customer_record(row)
+
+
+class SqlIdentities:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def get(self, channel: str, external_user_id: str) -> IdentityRecord | None:
+        row = await self._s.scalar(
+            select(ChannelIdentity).where(
+                ChannelIdentity.channel == channel,
+                ChannelIdentity.external_user_id == external_user_id,
+            )
+        )
+        return identity_record(row) if row else None
+
+    async def add(
+        self,
+        *,
+        channel: str,
+        external_user_id: str,
+        customer_id: int,
+        verified: bool,
+        verified_via: str | None,
+        display_name: str | None,
+        now: datetime,
+    ) -> IdentityRecord:
+        row = ChannelIdentity(
+            channel=channel,
+            external_user_id=external_user_id,
+            customer_id=customer_id,
+            verified=verified,
+            verified_via=verified_via,
+            display_name=display_name,
+            unreachable=False,
+            created_at=now,
+            last_seen_at=now,
+        )
+        self._s.add(row)
+        await self._s.flush()
+        return identity_record(row)
+
+    async def verify(self, identity_id: int, *, customer_id: int, via: str) -> None:
+        await self._s.execute(
+            update(ChannelIdentity)
+            .where(ChannelIdentity.id == identity_id)
+            .values(verified=True, verified_via=via, customer_id=customer_id)
+        )
+
+    async def touch(self, identity_id: int, now: datetime) -> None:
+        await self._s.execute(
+            update(ChannelIdentity)
+            .where(ChannelIdentity.id == identity_id)
+            .values(last_seen_at=now, unreachable=False)
+        )
+
+
+class SqlConversations:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def latest(self, customer_id: int) -> ConversationRecord | None:
+        row = await self._s.scalar(
+            select(Conversation)
+            .where(Conversation.customer_id == customer_id)
+            .order_by(Conversation.started_at.desc(), Conversation.id.desc())
+            .limit(1)
+        )
+        return conversation_record(row) if row else None
+
+    async def start(self, customer_id: int, channel: str, now: datetime) -> ConversationRecord:
+        row = Conversation(
+            customer_id=customer_id,
+            state="bot",
+            channel=channel,
+            started_at=now,
+            last_message_at=now,
+            consecutive_clarify=0,
+            bot_failures=0,
+        )
+        self._s.add(row)
+        await self._s.flush()
+        return conversation_record(row)
+
+    async def update(self, conversation_id: int, **fields: Any) -> None:
+        unknown = set(fields) - CONVERSATION_FIELDS
+        if unknown:
+            raise ValueError(f"unknown conversation fields: {sorted(unknown)}")
+        await self._s.execute(
+            update(Conversation).where(Conversation.id == conversation_id).values(**fields)
+        )
+
+
+class SqlMessages:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def add(
+        self,
+        *,
+        conversation_id: int,
+        customer_id: int,
+        author: str,
+        channel: str,
+        text: str,
+        now: datetime,
+        attachments: list[dict[str, Any]] | None = None,
+        inbound_event_id: int | None = None,
+        order_ref: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> int:
+        row = Message(
+            conversation_id=conversation_id,
+            customer_id=customer_id,
+            author=author,
+            channel=channel,
+            text=text,
+            attachments=attachments or [],
+            inbound_event_id=inbound_event_id,
+            order_ref=order_ref,
+            internal=False,
+            meta=meta or {},
+            created_at=now,
+        )
+        self._s.add(row)
+        await self._s.flush()
+        return row.id
+
+    async def texts(self, conversation_id: int, limit: int) -> list[tuple[str, str]]:
+        rows = await self._s.execute(
+            select(Message.author, Message.text)
+            .where(Message.conversation_id == conversation_id, Message.internal.is_(False))
+            .order_by(Message.id.desc())
+            .limit(limit)
+        )
+        return [(a, t) for a, t in reversed(rows.all())]
+
+
+class SqlDecisions:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def add(
+        self,
+        *,
+        conversation_id: int,
+        message_id: int,
+        action: str,
+        rule_id: str,
+        reasons: list[str],
+        inputs: dict[str, Any],
+        outcome: dict[str, Any],
+        policy_version: str,
+        now: datetime,
+    ) -> int:
+        row = Decision(
+            conversation_id=conversation_id,
+            message_id=message_id,
+            action=action,
+            rule_id=rule_id,
+            reasons=reasons,
+            inputs=inputs,
+            outcome=outcome,
+            policy_version=policy_version,
+            created_at=now,
+        )
+        self._s.add(row)
+        await self._s.flush()
+        return row.id
+
+
+class SqlHandoffs:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def open(
+        self,
+        *,
+        conversation_id: int,
+        decision_id: int | None,
+        queue: str,
+        priority: str,
+        rule_id: str,
+        reason: str,
+        now: datetime,
+    ) -> HandoffRecord:
+        row = Handoff(
+            conversation_id=conversation_id,
+            decision_id=decision_id,
+            state="waiting",
+            queue=queue,
+            priority=priority,
+            rule_id=rule_id,
+            reason=reason,
+            created_at=now,
+        )
+        self._s.add(row)
+        await self._s.flush()
+        return handoff_record(row)
+
+    async def active(self, conversation_id: int) -> HandoffRecord | None:
+        row = await self._s.scalar(
+            select(Handoff)
+            .where(
+                Handoff.conversation_id == conversation_id,
+                Handoff.state.in_(("waiting", "claimed")),
+            )
+            .order_by(Handoff.id.desc())
+            .limit(1)
+        )
+        return handoff_record(row) if row else None
+
+
+class SqlOutbox:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def enqueue(
+        self,
+        *,
+        message_id: int,
+        conversation_id: int,
+        channel: str,
+        external_user_id: str,
+        now: datetime,
+    ) -> int:
+        row = OutboxItem(
+            message_id=message_id,
+            conversation_id=conversation_id,
+            channel=channel,
+            external_user_id=external_user_id,
+            state="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        self._s.add(row)
+        await self._s.flush()
+        return row.id
+
+
+class SqlEvents:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def mark_done(self, event_id: int, now: datetime) -> None:
+        """Mark the event processed, in the transaction that stored its effects."""
+        await self._s.execute(
+            update(InboundEvent)
+            .where(InboundEvent.id == event_id)
+            .values(state="done", processed_at=now, locked_until=None, error=None)
+        )

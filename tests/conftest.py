@@ -1,0 +1,132 @@
+"""Shared fixtures: a fresh, migrated database per test on SQLite and PostgreSQL.
+
+SQLite: the schema is migrated once per run into a template file, copied per test.
+PostgreSQL: each run creates and migrates its own database (``threadline_t_<random>``),
+tables are truncated between tests and the database is dropped at the end. PostgreSQL comes
+from ``THREADLINE_TEST_POSTGRES_URL`` (default: the local server); when it is not
+reachable the PostgreSQL variants are skipped with the reason, except under
+``CI=true`` where that is an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+from memory.db import create_engine, make_session_factory
+from memory.migrate import migrate
+from memory.models import Base
+
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
+
+DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+PG_BASE_URL = os.environ.get("THREADLINE_TEST_POSTGRES_URL", DEFAULT_PG)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _pg_url(database: str) -> str:
+    return make_url(PG_BASE_URL).set(database=database).render_as_string(hide_password=False)
+
+
+async def _pg_setup(database: str) -> str | None:
+    """Create and migrate this run's database; return the reason when PostgreSQL is unusable."""
+    admin = create_async_engine(PG_BASE_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{database}"'))
+    except Exception as exc:
+        return f"PostgreSQL not reachable at {PG_BASE_URL}: {exc.__class__.__name__}: {exc}"
+    finally:
+        await admin.dispose()
+    engine = create_engine(_pg_url(database), pool_size=1)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+    return None
+
+
+async def _pg_drop(database: str) -> None:
+    admin = create_async_engine(PG_BASE_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("db") / "template.db"
+
+    async def _make() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        await migrate(engine)
+        await engine.dispose()
+
+    asyncio.run(_make())
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    database = f"threadline_t_{uuid.uuid4().hex[:12]}"
+    reason = asyncio.run(_pg_setup(database))
+    if reason is not None:
+        if IN_CI:
+            pytest.fail(f"CI needs PostgreSQL: {reason}")
+        pytest.skip(reason)
+    yield database
+    asyncio.run(_pg_drop(database))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> str:
+    """The URL of a fresh, migrated, empty database (one per test)."""
+    if request.param == "sqlite":
+        path = tmp_path / "threadline.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    database = request.getfixturevalue("postgres_database")
+    url = _pg_url(database)
+    asyncio.run(_truncate_all(url))
+    return url
+
+
+async def _truncate_all(url: str) -> None:
+    engine = create_engine(url, pool_size=1)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(database_url, pool_size=5)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_session_factory(engine)
