@@ -34,7 +34,7 @@ async def readyz(request: web.Request) -> web.Response:
         async with runtime.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         revision = await current_revision(runtime.engine)
-        body["pending_events"] = await pending_event_count(runtime.session_factory)
+        body["pending_events"] = await pending_event_count(runtime.read_factory)
     except Exception as exc:
         body.update(status="unavailable", reason=f"database: {exc.__class__.__name__}: {exc}")
         return web.json_response(body, status=503)

@@ -23,10 +23,11 @@ from bot.nlu import OfflineUnderstanding
 from bot.outbox import OutboxSender, Sender
 from bot.pipeline import Outcome, PipelineDeps
 from bot.policy_runtime import PolicyRuntime
+from bot.ports import Understander
 from bot.responder import OfflineResponder, Templates
 from bot.settings import Settings
 from bot.worker import Worker
-from memory.db import create_engine, make_session_factory
+from memory.db import create_engine, make_read_session_factory, make_session_factory
 from memory.demo import KNOWLEDGE_DIR
 from memory.history import demo_customers, recent_turns
 from memory.ingest import GroupCommitIngestor
@@ -53,6 +54,7 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
+    read_factory: async_sessionmaker[AsyncSession]
     policy: PolicyRuntime
     pipeline: PipelineDeps
     ingestor: GroupCommitIngestor
@@ -73,7 +75,7 @@ class Runtime:
         return await self.ingestor.ingest(msg)
 
     async def history(self, channel: str, external_user_id: str, limit: int) -> list[Turn]:
-        turns = await recent_turns(self.session_factory, channel, external_user_id, limit)
+        turns = await recent_turns(self.read_factory, channel, external_user_id, limit)
         return [
             Turn(
                 message_id=t.message_id,
@@ -133,19 +135,23 @@ def build_runtime(
     clock: Callable[[], datetime] = utcnow,
     embedded_worker: bool | None = None,
     worker_poll_interval: float = 1.0,
+    understander: Understander | None = None,
 ) -> Runtime:
+    """Build every part from ``settings``; ``understander`` may be shared (it is pure)."""
     engine = create_engine(settings.database_url)
     factory = make_session_factory(engine)
-    orders = SqlOrderSource(factory)
+    reads = make_read_session_factory(engine)
+    orders = SqlOrderSource(reads)
     policy = PolicyRuntime.load(settings.policies_path)
-    understander = (
-        OfflineUnderstanding.from_file(settings.intents_path)
-        if settings.intents_path
-        else OfflineUnderstanding.default()
-    )
+    if understander is None:
+        understander = (
+            OfflineUnderstanding.from_file(settings.intents_path)
+            if settings.intents_path
+            else OfflineUnderstanding.default()
+        )
     knowledge = KnowledgeBase.load(settings.knowledge_path or KNOWLEDGE_DIR)
     responder = OfflineResponder(
-        knowledge, Templates.default(), min_confidence=KNOWLEDGE_MIN_CONFIDENCE
+        knowledge, Templates.default(), min_confidence=KNOWLEDGE_MIN_CONFIDENCE, clock=clock
     )
     deps = PipelineDeps(
         uow=SqlUnitOfWorkFactory(factory, orders),
@@ -180,6 +186,7 @@ def build_runtime(
         settings=settings,
         engine=engine,
         session_factory=factory,
+        read_factory=reads,
         policy=policy,
         pipeline=deps,
         ingestor=ingestor,
@@ -196,7 +203,7 @@ def add_webchat(runtime: Runtime) -> None:
         return await runtime.history("webchat", external_user_id, min(limit, HISTORY_LIMIT))
 
     async def customers() -> list[dict[str, str]]:
-        return await demo_customers(runtime.session_factory)
+        return await demo_customers(runtime.read_factory)
 
     runtime.add_channel(
         WebchatChannel(

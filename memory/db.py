@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import NullPool
 
+READ_ONLY = "threadline_read_only"
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -57,8 +59,26 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front, so read-modify-write cannot lose an
+        # update; readers (see ``read_only``) start deferred and never wait for a writer.
+        if connection.get_execution_options().get(READ_ONLY, False):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def read_only(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool for transactions that only read.
+
+    On SQLite they begin deferred: with WAL they read a snapshot while a writer
+    works, instead of queueing behind it for the write lock.
+    """
+    return engine.execution_options(**{READ_ONLY: True})
+
+
+def make_read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(read_only(engine), expire_on_commit=False)

@@ -15,6 +15,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,8 @@ os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 PG_BASE_URL = os.environ.get("THREADLINE_TEST_POSTGRES_URL", DEFAULT_PG)
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# The moment the demo shop is loaded at: its newest order is a day older.
+DEMO_NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
 def _pg_url(database: str) -> str:
@@ -85,6 +88,68 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+async def _load_demo(url: str) -> None:
+    from memory.demo import SHOP_FILE
+    from memory.importer import import_file
+
+    engine = create_engine(url, pool_size=1)
+    try:
+        report = await import_file(
+            make_session_factory(engine), SHOP_FILE, rebase_dates=True, now=DEMO_NOW
+        )
+        assert not report.errors, report.errors
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_demo_template(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Path:
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    shutil.copy(sqlite_template, path)
+    asyncio.run(_load_demo(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_demo_template(postgres_database: str) -> Iterator[str]:
+    """A database with the demo shop loaded, copied per test with CREATE DATABASE … TEMPLATE."""
+    template = f"{postgres_database}_demo"
+
+    async def _make() -> None:
+        await _admin(f'CREATE DATABASE "{template}" TEMPLATE "{postgres_database}"')
+        await _load_demo(_pg_url(template))
+
+    asyncio.run(_make())
+    yield template
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+
+
+async def _admin(statement: str) -> None:
+    admin = create_async_engine(PG_BASE_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def demo_database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_demo_template: Path
+) -> Iterator[str]:
+    """A fresh database with the demo shop loaded at ``DEMO_NOW`` (one per test)."""
+    if request.param == "sqlite":
+        path = tmp_path / "threadline.db"
+        shutil.copy(sqlite_demo_template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    template = request.getfixturevalue("postgres_demo_template")
+    database = f"{template}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{database}" TEMPLATE "{template}"'))
+    yield _pg_url(database)
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     database = f"threadline_t_{uuid.uuid4().hex[:12]}"
@@ -98,9 +163,7 @@ def postgres_database() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
-) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     """The URL of a fresh, migrated, empty database (one per test)."""
     if request.param == "sqlite":
         path = tmp_path / "threadline.db"

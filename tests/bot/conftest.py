@@ -7,20 +7,29 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.bootstrap import build_runtime
+from bot.nlu import OfflineUnderstanding
 from bot.settings import Settings
-from memory.demo import SHOP_FILE
-from memory.importer import import_file
-from tests.bot.harness import NOW, Clock, Harness, RecordingChannel
+from tests.bot.harness import Clock, Harness, RecordingChannel
+from tests.conftest import DEMO_NOW
+
+
+@pytest.fixture(scope="session")
+def understander() -> OfflineUnderstanding:
+    """Fitting the classifier takes a moment: one per test run (it is pure)."""
+    return OfflineUnderstanding.default()
 
 
 @pytest.fixture
-async def h(database_url: str) -> AsyncIterator[Harness]:
-    clock = Clock(NOW)
-    runtime = build_runtime(Settings(DATABASE_URL=database_url), clock=clock, embedded_worker=True)
+async def h(demo_database_url: str, understander: OfflineUnderstanding) -> AsyncIterator[Harness]:
+    clock = Clock(DEMO_NOW)
+    runtime = build_runtime(
+        Settings(DATABASE_URL=demo_database_url),
+        clock=clock,
+        embedded_worker=True,
+        understander=understander,
+    )
     channel = RecordingChannel()
     runtime.outbox.add_sender(channel.name, channel)
-    report = await import_file(runtime.session_factory, SHOP_FILE, rebase_dates=True, now=NOW)
-    assert not report.errors
     await runtime.ingestor.start()
     yield Harness(runtime, channel, clock)
     await runtime.ingestor.stop()

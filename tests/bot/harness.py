@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import count
 
 from sqlalchemy import select
@@ -11,8 +11,6 @@ from sqlalchemy import select
 from bot.bootstrap import Runtime
 from bot.messages import InboundMessage, OutboundMessage, SendError
 from memory.models import Customer, Order
-
-NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
 @dataclass

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from bot.bootstrap import build_runtime
 from bot.messages import SendError
+from bot.nlu import OfflineUnderstanding
 from bot.settings import Settings
 from memory.models import Conversation, Decision, Handoff, InboundEvent, Message, OutboxItem
 from memory.queues import claim_events
@@ -21,10 +22,11 @@ async def rows(h: Harness, model: type, *where: object) -> list:  # type: ignore
 
 async def test_knowledge_question_is_answered_from_the_knowledge_base(h: Harness) -> None:
     reply = await h.say("anon-1", "How long does shipping take?")
-    assert reply.metadata["action"] == "answer"
-    assert "ship" in reply.text.lower()
+    assert (reply.metadata["action"], reply.metadata["kind"]) == ("answer", "knowledge")
+    assert "working days" in reply.text
     (decision,) = await rows(h, Decision)
     assert decision.action == "answer"
+    assert "shipping" in decision.outcome["source"]
     assert decision.inputs["signals"]["text"] == "How long does shipping take?"
     assert decision.policy_version == h.runtime.policy.version
     messages = await rows(h, Message)
@@ -84,7 +86,9 @@ async def test_messages_of_one_customer_are_answered_in_order(h: Harness) -> Non
     assert len(replies_to) == 3 and len(set(replies_to)) == 1
 
 
-async def test_a_stored_message_is_answered_after_a_restart(h: Harness, database_url: str) -> None:
+async def test_a_stored_message_is_answered_after_a_restart(
+    h: Harness, demo_database_url: str, understander: OfflineUnderstanding
+) -> None:
     assert await h.runtime.ingest(h.message("anon-6", "What payment methods do you accept?"))
     # The process dies after storing, before processing; even a half-done claim is left.
     await claim_events(h.runtime.session_factory, now=h.clock())
@@ -93,7 +97,7 @@ async def test_a_stored_message_is_answered_after_a_restart(h: Harness, database
 
     h.clock.now += timedelta(minutes=2)  # the dead worker's lease has run out
     restarted = build_runtime(
-        Settings(DATABASE_URL=database_url), clock=h.clock, embedded_worker=True
+        Settings(DATABASE_URL=demo_database_url), clock=h.clock, embedded_worker=True
     )
     channel = RecordingChannel()
     restarted.outbox.add_sender(channel.name, channel)

@@ -1,0 +1,173 @@
+"""The shipped offline understanding on messages customers really write.
+
+None of these sentences is an example in the shipped intents file: they check that the
+classifier generalizes, not that it remembers.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.nlu import OfflineUnderstanding
+from bot.nlu.intents_file import load_intents
+from bot.nlu.understanding import PATTERN_CONFIDENCE
+from policies.model import Signals
+
+
+@pytest.fixture(scope="module")
+def nlu() -> OfflineUnderstanding:
+    return OfflineUnderstanding.default()
+
+
+def test_every_intent_the_policies_use_is_shipped(nlu: OfflineUnderstanding) -> None:
+    expected = {
+        "order_status", "tracking", "delivery_time", "return_request", "refund_request",
+        "cancel_order", "change_order", "change_address", "payment", "shipping_info",
+        "returns_policy", "product_question", "account", "complaint", "human_agent",
+        "greeting", "thanks", "goodbye", "out_of_scope",
+    }  # fmt: skip
+    assert expected <= set(nlu.intents)
+    catalog = load_intents(nlu.catalog.sources[0])
+    for spec in catalog.intents:
+        assert spec.description, f"{spec.name} has no description"
+        assert len(spec.examples) >= 25, f"{spec.name} has only {len(spec.examples)} examples"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Can I please talk to an actual human being?",
+        "I'd like to speak with somebody from your team",
+        "connect me with a live agent now",
+        "get me a representative",
+        "Agent!",
+        "human",
+        "I want to speak to a supervisor about this",
+        "stop replying with a bot, I want a real person",
+        "Could someone from support call me back on my mobile?",
+        "please transfer me to an operator",
+        "is there anyone real I can chat with?",
+        "I need to speak to a manager right now",
+        "what's the phone number of your call centre",
+        "let me talk to someone who can actually help",
+    ],
+)
+def test_explicit_requests_for_a_person_are_caught_with_high_confidence(
+    nlu: OfflineUnderstanding, text: str
+) -> None:
+    signals = nlu.understand(text, "webchat")
+    assert signals.intent == "human_agent", text
+    assert signals.intent_confidence >= 0.9
+    assert signals.needs_person is True
+
+
+def test_a_negated_request_for_a_person_is_not_forced_by_the_patterns(
+    nlu: OfflineUnderstanding,
+) -> None:
+    signals = nlu.understand("no need to talk to an agent, just tell me the return window", "w")
+    assert signals.intent_confidence < PATTERN_CONFIDENCE
+    assert signals.intent == "returns_policy"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Do you ship to Norway?",
+        "how much does shipping cost for small orders",
+        "Is there free delivery if I spend over 40 euros?",
+        "which couriers do you work with for international orders",
+    ],
+)
+def test_shipping_questions_are_shipping_info(nlu: OfflineUnderstanding, text: str) -> None:
+    signals = nlu.understand(text, "telegram")
+    assert signals.intent == "shipping_info", text
+    assert signals.intent_confidence >= 0.5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What's the weather going to be like in Berlin this weekend?",
+        "write me a haiku about the ocean",
+        "who won the champions league final",
+        "how do I reverse a linked list in java",
+        "how many points does the captain get in my fantasy cricket team",
+        "what's the square root of 144",
+        "can you recommend a good series on netflix",
+    ],
+)
+def test_off_topic_messages_are_out_of_scope_or_unsure(
+    nlu: OfflineUnderstanding, text: str
+) -> None:
+    signals = nlu.understand(text, "webchat")
+    assert signals.intent == "out_of_scope" or signals.intent_confidence < 0.4, (
+        text,
+        signals.intent,
+        signals.intent_confidence,
+    )
+    assert signals.needs_person is False
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("hey, where's my package? ordered it five days ago", "order_status"),
+        ("please cancel order #48810, I bought it by accident", "cancel_order"),
+        ("the lamp came cracked, how do I send it back", "return_request"),
+        ("I returned the boots two weeks ago and my money still isn't back", "refund_request"),
+        ("can I change the delivery address on my order to my work address", "change_address"),
+        ("do you accept klarna or paypal at checkout", "payment"),
+        ("how many days do I have to return a sweater", "returns_policy"),
+        ("is the oak dining table available in a smaller size", "product_question"),
+        ("I forgot the password for my account", "account"),
+        ("this is the worst service I've ever had, absolutely unacceptable", "complaint"),
+        ("good morning!", "greeting"),
+        ("cheers, that helped a lot", "thanks"),
+        ("ok that's all, bye", "goodbye"),
+        ("what's the tracking number for my parcel", "tracking"),
+        ("how long does standard delivery take to Ireland", "delivery_time"),
+    ],
+)
+def test_common_requests_get_their_intent(
+    nlu: OfflineUnderstanding, text: str, intent: str
+) -> None:
+    assert nlu.understand(text, "webchat").intent == intent
+
+
+def test_signals_carry_the_message_channel_entities_and_sentiment(
+    nlu: OfflineUnderstanding,
+) -> None:
+    text = "Order #W2611340 never arrived and I'm furious. Email me at ann@example.org"
+    signals = nlu.understand(text, "slack")
+    assert isinstance(signals, Signals)
+    assert signals.text == text
+    assert signals.channel == "slack"
+    assert signals.source == "offline"
+    assert signals.entities == {"order_number": ("#W2611340",), "email": ("ann@example.org",)}
+    assert signals.sentiment < -0.3
+    assert signals.intent == "order_status"
+    assert 0.0 <= signals.intent_confidence <= 1.0
+
+
+def test_an_empty_message_is_understood_as_nothing_in_scope(nlu: OfflineUnderstanding) -> None:
+    signals = nlu.understand("   ", "webchat")
+    assert signals.intent == "out_of_scope"
+    assert signals.intent_confidence == 0.0
+    assert signals.entities == {}
+    assert signals.sentiment == 0.0
+
+
+def test_a_very_long_message_is_understood_from_its_beginning(nlu: OfflineUnderstanding) -> None:
+    text = "I want to cancel my order 55120. " + "blah " * 5000
+    signals = nlu.understand(text, "webchat")
+    assert signals.text == text
+    assert signals.intent == "cancel_order"
+    assert signals.entities["order_number"] == ("55120",)
+
+
+def test_confidences_are_probabilities_over_every_intent(nlu: OfflineUnderstanding) -> None:
+    ranked = nlu._classifier.rank("where is my refund", top=len(nlu.intents))
+    assert {r.intent for r in ranked} == set(nlu.intents)
+    assert sum(r.confidence for r in ranked) == pytest.approx(1.0)
+    assert [r.confidence for r in ranked] == sorted((r.confidence for r in ranked), reverse=True)
+    assert ranked[0].intent == "refund_request"
