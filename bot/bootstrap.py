@@ -31,13 +31,12 @@ from memory.db import create_engine, make_read_session_factory, make_session_fac
 from memory.demo import KNOWLEDGE_DIR
 from memory.history import demo_customers, recent_turns
 from memory.ingest import GroupCommitIngestor
-from memory.knowledge import KnowledgeBase
+from memory.knowledge import RECOMMENDED_THRESHOLD, KnowledgeBase
 from memory.orders import SqlOrderSource
 from memory.unit_of_work import SqlUnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
-KNOWLEDGE_MIN_CONFIDENCE = 0.35
 HISTORY_LIMIT = 50
 
 
@@ -150,8 +149,11 @@ def build_runtime(
             else OfflineUnderstanding.default()
         )
     knowledge = KnowledgeBase.load(settings.knowledge_path or KNOWLEDGE_DIR)
+    templates = (
+        Templates.load(settings.templates_path) if settings.templates_path else Templates.default()
+    )
     responder = OfflineResponder(
-        knowledge, Templates.default(), min_confidence=KNOWLEDGE_MIN_CONFIDENCE, clock=clock
+        knowledge, templates, min_confidence=RECOMMENDED_THRESHOLD, clock=clock
     )
     deps = PipelineDeps(
         uow=SqlUnitOfWorkFactory(factory, orders),

@@ -23,6 +23,8 @@ def _settings() -> Settings:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for noisy in ("alembic", "bm25s"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     return settings
 
 
@@ -86,12 +88,14 @@ def import_(file: Path, rebase_dates: bool) -> None:
 
 async def _import(settings: Settings, file: Path, rebase_dates: bool) -> int:
     from memory.db import create_null_pool_engine, make_session_factory
-    from memory.importer import import_file
+    from memory.importer import ImportFileError, import_file
 
     await _require_schema(settings)
     engine = create_null_pool_engine(settings.database_url)
     try:
         report = await import_file(make_session_factory(engine), file, rebase_dates=rebase_dates)
+    except ImportFileError as exc:
+        raise click.ClickException(str(exc)) from exc
     finally:
         await engine.dispose()
     click.echo(report.summary())

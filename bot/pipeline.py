@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from bot.facts import decision_input, order_in_question
 from bot.ports import PolicyPort, Responder, Understander
 from memory.conversations import continue_or_start
-from memory.identity import Claims, resolve_identity
+from memory.identity import Claims, prove_by_order, resolve_identity
 from memory.orders import OrderSource, normalize_order_id
 from memory.ports import UnitOfWork
 from memory.records import ConversationRecord, EventRecord
@@ -75,6 +76,19 @@ async def handle_event(event: EventRecord, deps: PipelineDeps) -> Outcome:
     named = signals.entities.get("order_number", ())
     async with deps.uow() as uow:
         identity = await resolve_identity(uow, event.channel, event.external_user_id, claims, now)
+        emails = signals.entities.get("email", ())
+        just_proven = False
+        if named and emails and not identity.verified:
+            order = await deps.orders.order(named[0])
+            if order is not None:
+                identity = await prove_by_order(
+                    uow,
+                    identity,
+                    order_customer_id=order.customer_id,
+                    order_email=order.email,
+                    given_email=emails[0],
+                )
+                just_proven = identity.verified
         conversation = await continue_or_start(
             uow, identity.customer_id, event.channel, now, deps.policy.continuity_window
         )
@@ -110,6 +124,9 @@ async def handle_event(event: EventRecord, deps: PipelineDeps) -> Outcome:
             verified_via=identity.verified_via,
             now=now,
         )
+        if just_proven:
+            asked = await uow.decisions.last_of(conversation.id, Action.VERIFY_IDENTITY.value)
+            signals = _resume_question(signals, asked)
         order, order_named = await order_in_question(context, signals, deps.orders)
         inp = decision_input(context, signals, order, order_named, now)
         decision = deps.policy.decide(inp)
@@ -167,6 +184,22 @@ async def handle_event(event: EventRecord, deps: PipelineDeps) -> Outcome:
         reply=act.text,
         reply_message_id=reply_id,
         handoff_id=handoff_id,
+    )
+
+
+def _resume_question(signals: Signals, asked: dict[str, Any] | None) -> Signals:
+    """After proof of identity, answer the question that asked for it.
+
+    "TL-1234, ada@example.com" is not a question: the message that got
+    ``verify_identity`` was. Its intent carries on, with the order just named.
+    """
+    if asked is None:
+        return signals
+    earlier = asked.get("signals", {})
+    return replace(
+        signals,
+        intent=str(earlier.get("intent", signals.intent)),
+        intent_confidence=float(earlier.get("intent_confidence", signals.intent_confidence)),
     )
 
 

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         validation_alias="THREADLINE_KNOWLEDGE",
         description="Folder of knowledge entries (*.md, *.yaml); default: the demo shop's.",
     )
+    templates_path: Path | None = Field(
+        default=None,
+        validation_alias="THREADLINE_TEMPLATES",
+        description="Reply templates (YAML) overriding the shipped ones.",
+    )
     embedded_worker: bool = Field(
         default=True,
         validation_alias="THREADLINE_EMBEDDED_WORKER",

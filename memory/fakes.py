@@ -113,6 +113,20 @@ class _Customers(_Repo):
         self.d.customers[record.id] = record
         return record
 
+    async def absorb_anonymous(self, anonymous_id: int, into_id: int) -> bool:
+        anonymous = self.d.customers.get(anonymous_id)
+        if anonymous is None or anonymous_id == into_id or anonymous.email or anonymous.external_ref:
+            return False
+        if sum(i.customer_id == anonymous_id for i in self.d.identities.values()) > 1:
+            return False
+        for cid, conversation in list(self.d.conversations.items()):
+            if conversation.customer_id == anonymous_id:
+                self.d.conversations[cid] = replace(conversation, customer_id=into_id)
+        for message in self.d.messages:
+            if message.customer_id == anonymous_id:
+                message.customer_id = into_id
+        return True
+
 
 class _Identities(_Repo):
     async def get(self, channel: str, external_user_id: str) -> IdentityRecord | None:
@@ -220,6 +234,13 @@ class _Decisions(_Repo):
         decision = StoredDecision(id=self.d.new_id(), **fields)
         self.d.decisions.append(decision)
         return decision.id
+
+    async def last_of(
+        self, conversation_id: int, action: str, within: int = 3
+    ) -> dict[str, Any] | None:
+        mine = [d for d in self.d.decisions if d.conversation_id == conversation_id][-within:]
+        found = next((d for d in reversed(mine) if d.action == action), None)
+        return dict(found.inputs) if found else None
 
 
 class _Handoffs(_Repo):

@@ -55,10 +55,11 @@ async def resolve_identity(
         )
     await uow.identities.touch(identity.id, now)
     if vouched_customer is not None and not identity.verified:
-        # An unverified identity now proven: it speaks for the vouched customer from
-        # here on; the anonymous customer it belonged to keeps its own history.
+        # An unverified identity now proven speaks for the vouched customer from here
+        # on, and brings the story it told while anonymous along.
         via = "shop_login" if claims.customer_ref else "email"
         await uow.identities.verify(identity.id, customer_id=vouched_customer, via=via)
+        await uow.customers.absorb_anonymous(identity.customer_id, vouched_customer)
         return IdentityRecord(
             id=identity.id,
             channel=identity.channel,
@@ -96,3 +97,32 @@ async def _vouched_customer(uow: UnitOfWork, claims: Claims, now: datetime) -> i
             )
         return customer.id
     return None
+
+
+async def prove_by_order(
+    uow: UnitOfWork,
+    identity: IdentityRecord,
+    *,
+    order_customer_id: int | None,
+    order_email: str,
+    given_email: str,
+) -> IdentityRecord:
+    """Proof by order number + the email on that order: the identity becomes verified.
+
+    Only an unverified identity is re-linked; a mismatch changes nothing.
+    """
+    if identity.verified or order_customer_id is None:
+        return identity
+    if order_email.strip().lower() != given_email.strip().lower():
+        return identity
+    await uow.identities.verify(identity.id, customer_id=order_customer_id, via="order_email")
+    await uow.customers.absorb_anonymous(identity.customer_id, order_customer_id)
+    return IdentityRecord(
+        id=identity.id,
+        channel=identity.channel,
+        external_user_id=identity.external_user_id,
+        customer_id=order_customer_id,
+        verified=True,
+        verified_via="order_email",
+        display_name=identity.display_name,
+    )

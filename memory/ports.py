@@ -31,6 +31,10 @@ class CustomerRepository(Protocol):
         email: str | None = None,
         external_ref: str | None = None,
     ) -> CustomerRecord: ...
+    async def absorb_anonymous(self, anonymous_id: int, into_id: int) -> bool:
+        """Move an anonymous customer's story into ``into_id`` (only if it is anonymous:
+        no email, no shop id, no other identity). True if it was moved."""
+        ...
 
 
 class IdentityRepository(Protocol):
@@ -88,6 +92,11 @@ class DecisionRepository(Protocol):
         policy_version: str,
         now: datetime,
     ) -> int: ...
+    async def last_of(
+        self, conversation_id: int, action: str, within: int = 3
+    ) -> dict[str, Any] | None:
+        """Inputs of the latest decision with ``action`` among the last ``within``."""
+        ...
 
 
 class HandoffRepository(Protocol):
@@ -133,15 +142,24 @@ class ContextReader(Protocol):
 class UnitOfWork(Protocol):
     """One transaction over every repository; ``commit()`` or it is rolled back."""
 
-    customers: CustomerRepository
-    identities: IdentityRepository
-    conversations: ConversationRepository
-    messages: MessageRepository
-    decisions: DecisionRepository
-    handoffs: HandoffRepository
-    outbox: OutboxRepository
-    events: EventRepository
-    context: ContextReader
+    @property
+    def customers(self) -> CustomerRepository: ...
+    @property
+    def identities(self) -> IdentityRepository: ...
+    @property
+    def conversations(self) -> ConversationRepository: ...
+    @property
+    def messages(self) -> MessageRepository: ...
+    @property
+    def decisions(self) -> DecisionRepository: ...
+    @property
+    def handoffs(self) -> HandoffRepository: ...
+    @property
+    def outbox(self) -> OutboxRepository: ...
+    @property
+    def events(self) -> EventRepository: ...
+    @property
+    def context(self) -> ContextReader: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memory.models import (
@@ -119,6 +119,27 @@ class SqlCustomers:
         self._s.add(row)
         await self._s.flush()
         return customer_record(row)
+
+    async def absorb_anonymous(self, anonymous_id: int, into_id: int) -> bool:
+        if anonymous_id == into_id:
+            return False
+        row = await self._s.get(Customer, anonymous_id)
+        if row is None or row.email or row.external_ref or row.merged_into_id:
+            return False
+        identities = await self._s.scalar(
+            select(func.count())
+            .select_from(ChannelIdentity)
+            .where(ChannelIdentity.customer_id == anonymous_id)
+        )
+        if (identities or 0) > 1:
+            return False
+        for model in (Conversation, Message):
+            await self._s.execute(
+                update(model).where(model.customer_id == anonymous_id).values(customer_id=into_id)
+            )
+        row.merged_into_id = into_id
+        await self._s.flush()
+        return True
 
 
 class SqlIdentities:
@@ -287,6 +308,18 @@ class SqlDecisions:
         self._s.add(row)
         await self._s.flush()
         return row.id
+
+    async def last_of(
+        self, conversation_id: int, action: str, within: int = 3
+    ) -> dict[str, Any] | None:
+        recent = await self._s.scalars(
+            select(Decision)
+            .where(Decision.conversation_id == conversation_id)
+            .order_by(Decision.id.desc())
+            .limit(within)
+        )
+        found = next((d for d in recent if d.action == action), None)
+        return dict(found.inputs) if found else None
 
 
 class SqlHandoffs:

@@ -24,6 +24,16 @@ from memory.sql_repositories import (
 class SqlUnitOfWork:
     """``async with uow: …; await uow.commit()``; leaving without commit rolls back."""
 
+    customers: SqlCustomers
+    identities: SqlIdentities
+    conversations: SqlConversations
+    messages: SqlMessages
+    decisions: SqlDecisions
+    handoffs: SqlHandoffs
+    outbox: SqlOutbox
+    events: SqlEvents
+    context: SqlContextReader
+
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],

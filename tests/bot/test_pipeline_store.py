@@ -160,3 +160,14 @@ async def test_a_customer_back_after_the_window_starts_a_new_conversation(h: Har
 async def _count(h: Harness, model: type, *where: object):  # type: ignore[no-untyped-def,type-arg]
     async with h.runtime.session_factory() as session:
         yield await session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+async def test_order_number_and_the_email_on_it_verify_the_customer(h: Harness) -> None:
+    _, order = await h.customer_with_latest("shipped")
+    asked = await h.say("anon-10", "where is my order?")
+    assert asked.metadata["action"] == "verify_identity"
+    wrong = await h.say("anon-10", f"it is {order.id}, my email is someone.else@example.com")
+    assert order.tracking_number not in wrong.text
+    proven = await h.say("anon-10", f"order {order.id}, email {order.email.upper()}")
+    assert proven.metadata["action"] == "answer"
+    assert order.tracking_number and order.tracking_number in proven.text

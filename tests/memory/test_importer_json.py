@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from memory.demo import SHOP_FILE
+from memory.demo.generate import build_shop
 from memory.importer import ImportFileError, import_file
 from memory.models import Customer, Order, Product
 from memory.orders import SqlOrderSource, as_utc
@@ -56,6 +57,12 @@ async def test_demo_shop_imports_completely_with_every_status(session_factory: S
     }
     assert linked == 0
     assert {"C1001", "C1002", "C1003", "C1004", "C1005"} <= refs
+
+
+def test_the_demo_shop_file_is_what_the_seeded_generator_writes() -> None:
+    written = json.dumps(build_shop(), indent=2, ensure_ascii=False) + "\n"
+
+    assert SHOP_FILE.read_text(encoding="utf-8") == written
 
 
 async def test_demo_customers_have_the_documented_orders(session_factory: Sessions) -> None:

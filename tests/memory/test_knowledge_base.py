@@ -153,6 +153,17 @@ def test_duplicate_ids_name_both_places(tmp_path: Path) -> None:
     assert f"{first}:2" in caught.value.message
 
 
+def test_readme_drafts_and_hidden_files_are_not_entries(tmp_path: Path) -> None:
+    _write(tmp_path, "README.md", "# Our answers\n\nWrite one file per entry.\n")
+    _write(tmp_path, "_draft.md", "not finished")
+    _write(tmp_path / ".cache", "x.yaml", "garbage: [")
+    _write(tmp_path / "shipping", "times.md", GOOD_MD.format(id="times"))
+
+    kb = KnowledgeBase.load(tmp_path)
+
+    assert [e.id for e in kb.entries] == ["times"]
+
+
 def test_a_missing_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(KnowledgeError, match="not a folder"):
         KnowledgeBase.load(tmp_path / "nowhere")

@@ -1,0 +1,165 @@
+"""Where the bot reads a customer's orders: one Protocol, a SQL source and an in-memory one.
+
+Order ids are compared in one normal form (:func:`normalize_order_id`): customers write
+"#tl-10234", "TL-10234" or "tl 10234" and all of them mean the same order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from memory.models import Order
+from memory.views import OrderItem, OrderView
+
+ORDER_STATUSES = (
+    "pending",
+    "shipped",
+    "delivered",
+    "cancelled",
+    "return_requested",
+    "refunded",
+)
+# Orders whose money stayed with the shop count towards a customer's lifetime value.
+NOT_SPENT_STATUSES = frozenset({"cancelled", "refunded"})
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_order_id(order_id: str) -> str:
+    """The stored form of an order id: trimmed, no leading ``#``, upper case.
+
+    Inner spaces become dashes so "tl 10234" finds "TL-10234"; Shopify names
+    such as "#1001" become "1001".
+    """
+    cleaned = order_id.strip().lstrip("#").strip()
+    return _SPACES.sub("-", cleaned).upper()
+
+
+def as_utc(value: datetime) -> datetime:
+    """A timezone-aware UTC datetime (SQLite hands back naive UTC values)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _optional_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value)
+
+
+def items_from_json(raw: Sequence[Any]) -> tuple[OrderItem, ...]:
+    """Line items as stored in ``orders.items`` (a JSON list of objects)."""
+    return tuple(
+        OrderItem(
+            name=str(item.get("name", "")),
+            sku=str(item.get("sku") or ""),
+            qty=int(item.get("qty", 1)),
+            price=Decimal(str(item.get("price", "0"))),
+        )
+        for item in raw
+        if isinstance(item, dict)
+    )
+
+
+def order_view(row: Order) -> OrderView:
+    """The read model of one stored order."""
+    return OrderView(
+        id=row.id,
+        email=row.email,
+        status=row.status,
+        currency=row.currency,
+        total=Decimal(row.total),
+        items=items_from_json(row.items or []),
+        created_at=as_utc(row.created_at),
+        shipped_at=_optional_utc(row.shipped_at),
+        delivered_at=_optional_utc(row.delivered_at),
+        tracking_carrier=row.tracking_carrier,
+        tracking_number=row.tracking_number,
+        tracking_url=row.tracking_url,
+        customer_id=row.customer_id,
+    )
+
+
+class OrderSource(Protocol):
+    """Read access to the shop's orders, as the context builder and responders need it."""
+
+    async def orders_of(self, customer_id: int, limit: int = 10) -> list[OrderView]:
+        """The customer's orders, newest first, at most ``limit``."""
+        ...
+
+    async def order(self, order_id: str) -> OrderView | None:
+        """One order by id, in any spelling :func:`normalize_order_id` accepts."""
+        ...
+
+    async def totals(self, customer_id: int) -> tuple[int, Decimal]:
+        """(number of orders, lifetime value of orders not cancelled or refunded)."""
+        ...
+
+
+class SqlOrderSource:
+    """Orders from the ``orders`` table, filled by ``threadline import``."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+
+    async def orders_of(self, customer_id: int, limit: int = 10) -> list[OrderView]:
+        if limit <= 0:
+            return []
+        query = (
+            select(Order)
+            .where(Order.customer_id == customer_id)
+            .order_by(Order.created_at.desc(), Order.id.desc())
+            .limit(limit)
+        )
+        async with self._session_factory() as session:
+            rows = (await session.scalars(query)).all()
+        return [order_view(row) for row in rows]
+
+    async def order(self, order_id: str) -> OrderView | None:
+        key = normalize_order_id(order_id)
+        if not key:
+            return None
+        async with self._session_factory() as session:
+            row = await session.get(Order, key)
+        return None if row is None else order_view(row)
+
+    async def totals(self, customer_id: int) -> tuple[int, Decimal]:
+        spent = func.coalesce(
+            func.sum(Order.total).filter(Order.status.not_in(NOT_SPENT_STATUSES)), 0
+        )
+        query = select(func.count(Order.id), spent).where(Order.customer_id == customer_id)
+        async with self._session_factory() as session:
+            count, value = (await session.execute(query)).one()
+        return int(count), Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+class InMemoryOrderSource:
+    """The same Protocol over a list of :class:`OrderView`, for unit tests and fakes."""
+
+    def __init__(self, orders: Iterable[OrderView] = ()) -> None:
+        self._orders: dict[str, OrderView] = {}
+        for order in orders:
+            self.add(order)
+
+    def add(self, order: OrderView) -> None:
+        """Add or replace an order (keyed by its normalized id)."""
+        self._orders[normalize_order_id(order.id)] = order
+
+    async def orders_of(self, customer_id: int, limit: int = 10) -> list[OrderView]:
+        mine = [o for o in self._orders.values() if o.customer_id == customer_id]
+        mine.sort(key=lambda o: (o.created_at, o.id), reverse=True)
+        return mine[: max(limit, 0)]
+
+    async def order(self, order_id: str) -> OrderView | None:
+        return self._orders.get(normalize_order_id(order_id))
+
+    async def totals(self, customer_id: int) -> tuple[int, Decimal]:
+        mine = [o for o in self._orders.values() if o.customer_id == customer_id]
+        value = sum((o.total for o in mine if o.status not in NOT_SPENT_STATUSES), Decimal("0"))
+        return len(mine), value.quantize(Decimal("0.01"))
