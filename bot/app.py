@@ -41,8 +41,10 @@ async def readyz(request: web.Request) -> web.Response:
     head = head_revision()
     body["schema"] = revision
     if revision != head:
-        body.update(status="unavailable", reason=f"database schema {revision}, need {head}: "
-                    "run `threadline migrate`")
+        body.update(
+            status="unavailable",
+            reason=f"database schema {revision}, need {head}: run `threadline migrate`",
+        )
         return web.json_response(body, status=503)
     body["status"] = "ready"
     return web.json_response(body)
@@ -59,9 +61,15 @@ def build_app(runtime: Runtime) -> web.Application:
     async def on_startup(_app: web.Application) -> None:
         await runtime.start()
 
+    async def on_shutdown(_app: web.Application) -> None:
+        # Close open sockets first: aiohttp waits for their handlers before cleanup.
+        for channel in runtime.channels.values():
+            await channel.shutdown()
+
     async def on_cleanup(_app: web.Application) -> None:
         await runtime.stop()
 
     app.on_startup.append(on_startup)
+    app.on_shutdown.append(on_shutdown)
     app.on_cleanup.append(on_cleanup)
     return app

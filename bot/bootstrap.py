@@ -8,6 +8,7 @@ returns a :class:`Runtime` whose ``start()``/``stop()`` run its tasks;
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,9 +69,7 @@ class Runtime:
         if not msg.text.strip() and not msg.attachments:
             raise ValueError("empty message")
         if len(msg.text) > self.settings.max_message_chars:
-            raise ValueError(
-                f"message longer than {self.settings.max_message_chars} characters"
-            )
+            raise ValueError(f"message longer than {self.settings.max_message_chars} characters")
         return await self.ingestor.ingest(msg)
 
     async def history(self, channel: str, external_user_id: str, limit: int) -> list[Turn]:
@@ -109,10 +108,8 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
         self._tasks.clear()
         await self.outbox.stop()
         if self.worker is not None:

@@ -206,7 +206,9 @@ async def _chat(
                 continue
             try:
                 await runtime.ingest(
-                    terminal.parse(line, external_user_id=external_id, verified_email=verified_email)
+                    terminal.parse(
+                        line, external_user_id=external_id, verified_email=verified_email
+                    )
                 )
             except ValueError as exc:
                 click.echo(f"error: {exc}", err=True)

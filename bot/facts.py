@@ -37,9 +37,7 @@ async def order_in_question(
     return (context.orders[0] if context.orders else None), False
 
 
-def order_facts(
-    order: OrderView, context: Context, named: bool, now: datetime
-) -> OrderFacts:
+def order_facts(order: OrderView, context: Context, named: bool, now: datetime) -> OrderFacts:
     delivered = order.delivered_at
     return OrderFacts(
         id=order.id,
@@ -71,8 +69,9 @@ def decision_input(
             verified=context.verified,
             first_contact=context.first_contact,
             tags=context.customer.tags,
-            tier=next((t.split(":", 1)[1] for t in context.customer.tags if t.startswith("tier:")),
-                      None),
+            tier=next(
+                (t.split(":", 1)[1] for t in context.customer.tags if t.startswith("tier:")), None
+            ),
             lifetime_value=float(context.lifetime_value),
             orders_count=context.orders_count,
         ),

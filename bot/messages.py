@@ -31,14 +31,18 @@ class Attachment:
     phone: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in {
-            "kind": self.kind,
-            "file_id": self.file_id,
-            "name": self.name,
-            "mime_type": self.mime_type,
-            "url": self.url,
-            "phone": self.phone,
-        }.items() if v is not None}
+        return {
+            k: v
+            for k, v in {
+                "kind": self.kind,
+                "file_id": self.file_id,
+                "name": self.name,
+                "mime_type": self.mime_type,
+                "url": self.url,
+                "phone": self.phone,
+            }.items()
+            if v is not None
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Attachment:

@@ -46,9 +46,7 @@ def outbound(item: OutboxRecord) -> OutboundMessage:
         message_id=item.message_id,
         author=Author(item.author),
         quick_replies=tuple(str(q) for q in quick),
-        metadata={
-            k: v for k, v in item.meta.items() if k in ("rule", "action", "reasons", "kind")
-        },
+        metadata={k: v for k, v in item.meta.items() if k in ("rule", "action", "reasons", "kind")},
     )
 
 
@@ -140,4 +138,3 @@ class OutboxSender:
         )
         await mark_send_failed(self._factory, item.id, reason, retry_at=retry_at)
         return False
-

@@ -24,6 +24,7 @@ class PolicyPort(Protocol):
     def fallback(self, inp: DecisionInput, reason: str) -> Decision:
         """When an answer could not be given: clarify once, then escalate."""
         ...
+
     def input_to_json(self, inp: DecisionInput) -> dict[str, Any]: ...
 
 

@@ -115,7 +115,12 @@ class _Customers(_Repo):
 
     async def absorb_anonymous(self, anonymous_id: int, into_id: int) -> bool:
         anonymous = self.d.customers.get(anonymous_id)
-        if anonymous is None or anonymous_id == into_id or anonymous.email or anonymous.external_ref:
+        if (
+            anonymous is None
+            or anonymous_id == into_id
+            or anonymous.email
+            or anonymous.external_ref
+        ):
             return False
         if sum(i.customer_id == anonymous_id for i in self.d.identities.values()) > 1:
             return False

@@ -132,7 +132,7 @@ def _entry(path: Path, line: int, data: Any, body: str | None = None) -> Knowled
         id=valid.id,
         title=valid.title,
         questions=tuple(q for q in valid.questions if q),
-        answer=valid.answer,
+        answer=unwrap(valid.answer),
         tags=tuple(valid.tags),
         source=f"{path}:{line}",
     )
@@ -185,3 +185,22 @@ def _item_line(items: Any, index: int) -> int:
         return int(items.lc.item(index)[0]) + 1
     except (AttributeError, KeyError, TypeError, IndexError):
         return 1
+
+
+def unwrap(text: str) -> str:
+    """Join hard-wrapped lines into paragraphs; keep blank lines and list items apart.
+
+    Entries are written wrapped at ~90 columns; a chat bubble wraps by itself.
+    """
+    paragraphs: list[str] = []
+    for block in text.strip().split("\n\n"):
+        lines: list[str] = []
+        for raw in block.splitlines():
+            line = raw.strip()
+            starts_item = line[:2] in ("- ", "* ") or (line[:1].isdigit() and ". " in line[:4])
+            if lines and not starts_item:
+                lines[-1] = f"{lines[-1]} {line}"
+            else:
+                lines.append(line)
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)

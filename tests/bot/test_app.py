@@ -37,9 +37,9 @@ async def client(
         yield test_client
 
 
-async def receive(ws: ClientWebSocketResponse, kind: str, timeout: float = 10) -> dict[str, Any]:
+async def receive(ws: ClientWebSocketResponse, kind: str) -> dict[str, Any]:
     """The next frame of ``kind`` (other frames, e.g. echoes, are skipped)."""
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(10):
         while True:
             msg = await ws.receive()
             assert msg.type == WSMsgType.TEXT, msg
@@ -81,7 +81,8 @@ async def test_a_logged_in_customer_asks_about_their_order_over_the_websocket(
         {"type": "hello", "customer": {"id": "C1001", "hmac": customer_hmac(SECRET, "C1001")}}
     )
     history = await receive(again, "history")
-    assert [(m["author"], m["text"]) for m in history["messages"]][0] == (
+    first = history["messages"][0]
+    assert (first["author"], first["text"]) == (
         "customer",
         "where is my order?",
     )

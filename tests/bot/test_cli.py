@@ -48,7 +48,12 @@ def test_migrate_import_and_chat_as_a_verified_customer(env: dict[str, str]) -> 
     shop = json.loads(SHOP_FILE.read_text())
     email = shop["customers"][0]["email"]
     code, out, _ = run(
-        "chat", "--as", "term-1", "--verified-email", email, "--json",
+        "chat",
+        "--as",
+        "term-1",
+        "--verified-email",
+        email,
+        "--json",
         input="hello\nwhere is my order?\nI want to talk to a real person\n",
     )
     assert code == 0
@@ -82,7 +87,7 @@ def test_import_reports_bad_rows_with_their_line_and_exits_1(
         '  {"id": "A-2", "customer_email": "ok@example.com", "status": "teleported",\n'
         '   "created_at": "2026-10-01T10:00:00Z", "currency": "EUR", "total": "10.00",\n'
         '   "items": []}\n'
-        ' ]}\n'
+        " ]}\n"
     )
     code, out, err = run("import", str(bad))
     assert code == 1

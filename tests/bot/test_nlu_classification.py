@@ -10,7 +10,7 @@ import pytest
 
 from bot.nlu import OfflineUnderstanding
 from bot.nlu.intents_file import load_intents
-from bot.nlu.understanding import PATTERN_CONFIDENCE
+from bot.nlu.understanding import MAX_CHARS, PATTERN_CONFIDENCE
 from policies.model import Signals
 
 
@@ -59,6 +59,15 @@ def test_explicit_requests_for_a_person_are_caught_with_high_confidence(
     assert signals.intent == "human_agent", text
     assert signals.intent_confidence >= 0.9
     assert signals.needs_person is True
+
+
+def test_a_customer_fed_up_with_the_bot_wants_a_person(nlu: OfflineUnderstanding) -> None:
+    for text in ("I don't want to chat with a robot", "enough of this stupid bot"):
+        signals = nlu.understand(text, "webchat")
+        assert (signals.intent, signals.needs_person) == ("human_agent", True), text
+    not_a_bot = nlu.understand("I'm not a robot, I just can't find the checkout button", "w")
+    assert not_a_bot.intent != "human_agent"
+    assert not_a_bot.needs_person is False
 
 
 def test_a_negated_request_for_a_person_is_not_forced_by_the_patterns(
@@ -137,16 +146,19 @@ def test_common_requests_get_their_intent(
 def test_signals_carry_the_message_channel_entities_and_sentiment(
     nlu: OfflineUnderstanding,
 ) -> None:
-    text = "Order #W2611340 never arrived and I'm furious. Email me at ann@example.org"
+    text = "Hi, order #W2611340 still hasn't arrived. Please email me at ann@example.org"
     signals = nlu.understand(text, "slack")
     assert isinstance(signals, Signals)
     assert signals.text == text
     assert signals.channel == "slack"
     assert signals.source == "offline"
-    assert signals.entities == {"order_number": ("#W2611340",), "email": ("ann@example.org",)}
-    assert signals.sentiment < -0.3
     assert signals.intent == "order_status"
     assert 0.0 <= signals.intent_confidence <= 1.0
+    assert signals.entities == {"order_number": ("#W2611340",), "email": ("ann@example.org",)}
+    angry = nlu.understand("This is a disgrace, the parcel is ruined and I'm furious", "slack")
+    happy = nlu.understand("Lovely, thank you so much, great service!", "slack")
+    assert angry.sentiment < -0.5
+    assert happy.sentiment > 0.5
 
 
 def test_an_empty_message_is_understood_as_nothing_in_scope(nlu: OfflineUnderstanding) -> None:
@@ -157,12 +169,17 @@ def test_an_empty_message_is_understood_as_nothing_in_scope(nlu: OfflineUndersta
     assert signals.sentiment == 0.0
 
 
-def test_a_very_long_message_is_understood_from_its_beginning(nlu: OfflineUnderstanding) -> None:
-    text = "I want to cancel my order 55120. " + "blah " * 5000
-    signals = nlu.understand(text, "webchat")
-    assert signals.text == text
-    assert signals.intent == "cancel_order"
-    assert signals.entities["order_number"] == ("55120",)
+def test_a_very_long_message_is_understood_from_its_first_thousand_characters(
+    nlu: OfflineUnderstanding,
+) -> None:
+    story = "Please cancel order 55120, I ordered the wrong model. " + (
+        "Some background on what happened with the delivery last month and why. " * 200
+    )
+    long = nlu.understand(story, "webchat")
+    clipped = nlu.understand(story[:MAX_CHARS], "webchat")
+    assert long.text == story
+    assert (long.intent, long.intent_confidence) == (clipped.intent, clipped.intent_confidence)
+    assert long.entities == {"order_number": ("55120",)}
 
 
 def test_confidences_are_probabilities_over_every_intent(nlu: OfflineUnderstanding) -> None:

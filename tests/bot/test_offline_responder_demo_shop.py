@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from test_offline_responder_data import answer, context, signals
 
-from bot.bootstrap import KNOWLEDGE_MIN_CONFIDENCE
 from bot.responder import OfflineResponder, Templates
 from memory.demo import KNOWLEDGE_DIR, SHOP_FILE
 from memory.importer import parse_file
+from memory.knowledge import RECOMMENDED_THRESHOLD as KNOWLEDGE_MIN_CONFIDENCE
 from memory.knowledge import KnowledgeBase
 from memory.views import OrderItem, OrderView
 
