@@ -24,7 +24,7 @@ from bot.nlu import OfflineUnderstanding
 from bot.outbox import OutboxSender, Sender
 from bot.pipeline import Outcome, PipelineDeps
 from bot.policy_runtime import PolicyRuntime
-from bot.ports import Understander
+from bot.ports import OfflineUnderstander, Understander
 from bot.responder import OfflineResponder, Templates
 from bot.settings import Settings
 from bot.worker import Worker
@@ -140,7 +140,7 @@ def build_runtime(
     orders = SqlOrderSource(reads)
     policy = PolicyRuntime.load(settings.policies_path)
     if understander is None:
-        understander = (
+        understander = OfflineUnderstander(
             OfflineUnderstanding.from_file(settings.intents_path)
             if settings.intents_path
             else OfflineUnderstanding.default()

@@ -19,7 +19,13 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.messages import Author, OutboundMessage, SendError
-from memory.queues import claim_outbox, mark_send_failed, mark_sent, release_outbox
+from memory.queues import (
+    claim_outbox,
+    mark_send_failed,
+    mark_sent,
+    mark_unreachable,
+    release_outbox,
+)
 from memory.records import OutboxRecord
 
 log = logging.getLogger(__name__)
@@ -137,4 +143,8 @@ class OutboxSender:
             "giving up" if give_up else f"retrying at {retry_at:%H:%M:%S}",
         )
         await mark_send_failed(self._factory, item.id, reason, retry_at=retry_at)
+        if permanent:
+            # The customer cannot be reached there (e.g. blocked the bot): no retry storm,
+            # and the identity says so until they write again.
+            await mark_unreachable(self._factory, item.channel, item.external_user_id)
         return False

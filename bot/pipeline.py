@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.facts import decision_input, order_in_question
-from bot.ports import PolicyPort, Responder, Understander
+from bot.ports import PolicyPort, Responder, ResponderUnavailable, Understander
 from memory.conversations import continue_or_start
 from memory.identity import Claims, prove_by_order, resolve_identity
 from memory.orders import OrderSource, normalize_order_id
@@ -72,7 +72,7 @@ async def handle_event(event: EventRecord, deps: PipelineDeps) -> Outcome:
         email=payload.get("verified_email"),
         display_name=payload.get("display_name"),
     )
-    signals = deps.understander.understand(event.text, event.channel)
+    signals = await deps.understander.understand(event.text, event.channel)
     named = signals.entities.get("order_number", ())
     async with deps.uow() as uow:
         identity = await resolve_identity(uow, event.channel, event.external_user_id, claims, now)
@@ -152,7 +152,11 @@ async def handle_event(event: EventRecord, deps: PipelineDeps) -> Outcome:
             outcome={
                 "first_decision": {"action": decision.action.value, "rule": decision.rule_id},
                 "reply_message_id": reply_id,
-                **{k: v for k, v in act.meta.items() if k in ("kind", "source", "fallback")},
+                **{
+                    k: v
+                    for k, v in act.meta.items()
+                    if k in ("kind", "source", "fallback", "usage")
+                },
             },
             policy_version=deps.policy.version,
             now=now,
@@ -218,16 +222,19 @@ async def _act(
     if decision.action is not Action.ANSWER:
         text = deps.responder.render_action_message(decision, context)
         return _Act(decision, text, {**meta, "kind": "template"})
+    escalate_now = False
     try:
         reply = await deps.responder.reply(decision, context, signals)
+    except ResponderUnavailable as exc:
+        log.warning("responder unavailable (%s); escalating", exc.reason)
+        reply, reason, escalate_now = None, exc.reason, True
     except Exception:
         log.exception("responder failed; falling back to the policy's escalation path")
-        reply = None
-        reason = "responder_error"
+        reply, reason = None, "responder_error"
     else:
         reason = "no_confident_answer"
     if reply is None:
-        fallback = deps.policy.fallback(inp, reason)
+        fallback = deps.policy.fallback(inp, reason, escalate=escalate_now)
         text = deps.responder.render_action_message(fallback, context)
         return _Act(
             fallback,
@@ -242,6 +249,9 @@ async def _act(
             failed_answer=True,
         )
     meta.update(kind=reply.kind, source=reply.source)
+    usage = getattr(reply, "usage", None)
+    if usage:
+        meta["usage"] = dict(usage)
     if reply.quick_replies:
         meta["quick_replies"] = list(reply.quick_replies)
     return _Act(decision, reply.text, meta, order_ref=reply.order_id)

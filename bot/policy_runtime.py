@@ -41,17 +41,23 @@ class PolicyRuntime:
     def input_to_json(self, inp: DecisionInput) -> dict[str, Any]:
         return input_to_json(inp)
 
-    def fallback(self, inp: DecisionInput, reason: str) -> Decision:
-        """No confident answer: ask to clarify once, then hand to a person."""
+    def fallback(self, inp: DecisionInput, reason: str, *, escalate: bool = False) -> Decision:
+        """No confident answer: ask to clarify once, then hand to a person.
+
+        ``escalate=True`` (the responder is unavailable) hands over at once.
+        """
         fallback = self.holder.policy.settings.clarify_fallback
-        if inp.history.consecutive_clarify >= 1:
+        if escalate or inp.history.consecutive_clarify >= 1:
+            why = (
+                f"The bot could not answer ({reason}), so a person takes over"
+                if escalate
+                else f"The bot could not answer ({reason}) after asking to clarify, "
+                "so a person takes over"
+            )
             return Decision(
                 action=Action.ESCALATE,
                 rule_id=f"fallback:{reason}",
-                reasons=(
-                    f"The bot could not answer ({reason}) after asking to clarify, "
-                    "so a person takes over",
-                ),
+                reasons=(why,),
                 queue=fallback.queue,
                 priority=fallback.priority,
                 customer_message=fallback.message,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -10,7 +11,34 @@ from policies.model import Decision, DecisionInput, Signals
 
 
 class Understander(Protocol):
+    """Intent, entities and sentiment of one message (offline, or from an LLM)."""
+
+    async def understand(self, text: str, channel: str) -> Signals: ...
+
+
+class SyncUnderstander(Protocol):
     def understand(self, text: str, channel: str) -> Signals: ...
+
+
+class OfflineUnderstander:
+    """Runs a CPU-only understander (no I/O) behind the async port."""
+
+    def __init__(self, inner: SyncUnderstander) -> None:
+        self.inner = inner
+
+    async def understand(self, text: str, channel: str) -> Signals:
+        return self.inner.understand(text, channel)
+
+
+class ResponderUnavailable(Exception):
+    """The responder cannot answer safely (model down, timed out, unsafe reply).
+
+    The pipeline turns it into the policy's escalation with ``reason``.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class PolicyPort(Protocol):
@@ -21,8 +49,9 @@ class PolicyPort(Protocol):
     @property
     def continuity_window(self) -> timedelta: ...
     def decide(self, inp: DecisionInput) -> Decision: ...
-    def fallback(self, inp: DecisionInput, reason: str) -> Decision:
-        """When an answer could not be given: clarify once, then escalate."""
+    def fallback(self, inp: DecisionInput, reason: str, *, escalate: bool = False) -> Decision:
+        """When an answer could not be given: clarify once, then escalate
+        (at once with ``escalate=True``)."""
         ...
 
     def input_to_json(self, inp: DecisionInput) -> dict[str, Any]: ...
@@ -41,6 +70,10 @@ class Reply(Protocol):
     def order_id(self) -> str | None: ...
     @property
     def quick_replies(self) -> tuple[str, ...]: ...
+    @property
+    def usage(self) -> Mapping[str, Any] | None:
+        """Tokens, cost and latency of the model call, when there was one."""
+        ...
 
 
 class Responder(Protocol):

@@ -62,6 +62,35 @@ class Settings(BaseSettings):
         description="Serve the demo shop page at / (set by `threadline demo`).",
     )
 
+    # Telegram (a channel without its settings is off)
+    telegram_bot_token: str | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN")
+    telegram_webhook_secret: str | None = Field(
+        default=None, validation_alias="TELEGRAM_WEBHOOK_SECRET"
+    )
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org", validation_alias="TELEGRAM_API_URL"
+    )
+    # Slack (customers write to the shop's Slack app)
+    slack_bot_token: str | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: str | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
+    slack_app_token: str | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    # LLM through litellm (off when no model is set: the offline responder answers)
+    model: str | None = Field(default=None, validation_alias="THREADLINE_MODEL")
+    llm_api_base: str | None = Field(default=None, validation_alias="THREADLINE_LLM_API_BASE")
+    llm_api_key: str | None = Field(default=None, validation_alias="THREADLINE_LLM_API_KEY")
+    llm_fallback_models: str | None = Field(
+        default=None,
+        validation_alias="THREADLINE_LLM_FALLBACKS",
+        description="Comma-separated litellm models tried in order when the main one fails.",
+    )
+    llm_timeout: float = Field(default=20.0, validation_alias="THREADLINE_LLM_TIMEOUT")
+    prompts_path: Path | None = Field(
+        default=None,
+        validation_alias="THREADLINE_PROMPTS",
+        description="Folder of prompt files overriding the shipped ones.",
+    )
+
     @cached_property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

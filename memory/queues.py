@@ -16,7 +16,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from memory.models import InboundEvent, Message, OutboxItem
+from memory.models import ChannelIdentity, InboundEvent, Message, OutboxItem
 from memory.records import EventRecord, OutboxRecord
 
 MAX_EVENT_ATTEMPTS = 5
@@ -217,4 +217,19 @@ async def release_outbox(
     async with factory() as session, session.begin():
         await session.execute(
             update(OutboxItem).where(OutboxItem.id == item_id).values(next_attempt_at=retry_at)
+        )
+
+
+async def mark_unreachable(
+    factory: async_sessionmaker[AsyncSession], channel: str, external_user_id: str
+) -> None:
+    """The platform refuses delivery to this identity for good (until they write again)."""
+    async with factory() as session, session.begin():
+        await session.execute(
+            update(ChannelIdentity)
+            .where(
+                ChannelIdentity.channel == channel,
+                ChannelIdentity.external_user_id == external_user_id,
+            )
+            .values(unreachable=True)
         )

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.responder.fields import general_fields, merged, order_fields, order_list, return_deadline
 from bot.responder.order_choice import (
@@ -51,6 +51,7 @@ class Reply:
     source: str | None
     order_id: str | None = None
     quick_replies: tuple[str, ...] = ()
+    usage: Mapping[str, Any] | None = None  # model tokens/cost/latency; none offline
 
 
 class KnowledgeEntryLike(Protocol):

@@ -8,19 +8,20 @@ import pytest
 
 from bot.bootstrap import build_runtime
 from bot.nlu import OfflineUnderstanding
+from bot.ports import OfflineUnderstander
 from bot.settings import Settings
 from tests.bot.harness import Clock, Harness, RecordingChannel
 from tests.conftest import DEMO_NOW
 
 
 @pytest.fixture(scope="session")
-def understander() -> OfflineUnderstanding:
+def understander() -> OfflineUnderstander:
     """Fitting the classifier takes a moment: one per test run (it is pure)."""
-    return OfflineUnderstanding.default()
+    return OfflineUnderstander(OfflineUnderstanding.default())
 
 
 @pytest.fixture
-async def h(demo_database_url: str, understander: OfflineUnderstanding) -> AsyncIterator[Harness]:
+async def h(demo_database_url: str, understander: OfflineUnderstander) -> AsyncIterator[Harness]:
     clock = Clock(DEMO_NOW)
     runtime = build_runtime(
         Settings(DATABASE_URL=demo_database_url),

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import build_app
 from bot.bootstrap import add_webchat, build_runtime
-from bot.nlu import OfflineUnderstanding
+from bot.ports import OfflineUnderstander
 from bot.settings import Settings
 from channels.webchat.identity import customer_hmac
 from tests.bot.harness import Clock
@@ -24,7 +24,7 @@ SECRET = "test-secret"
 
 @pytest.fixture
 async def client(
-    demo_database_url: str, understander: OfflineUnderstanding
+    demo_database_url: str, understander: OfflineUnderstander
 ) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
     settings = Settings(
         DATABASE_URL=demo_database_url, THREADLINE_SECRET=SECRET, THREADLINE_DEMO=True

@@ -35,7 +35,7 @@ default: {clarify: {}}
 class FakeUnderstander:
     """Reads the intent from the text's first word ("shipping_info: how long…")."""
 
-    def understand(self, text: str, channel: str) -> Signals:
+    async def understand(self, text: str, channel: str) -> Signals:
         intent = text.split(":", 1)[0] if ":" in text else "unknown"
         return Signals(text=text, channel=channel, intent=intent, intent_confidence=0.9)
 

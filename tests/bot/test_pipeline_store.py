@@ -8,9 +8,17 @@ from sqlalchemy import func, select
 
 from bot.bootstrap import build_runtime
 from bot.messages import SendError
-from bot.nlu import OfflineUnderstanding
+from bot.ports import OfflineUnderstander
 from bot.settings import Settings
-from memory.models import Conversation, Decision, Handoff, InboundEvent, Message, OutboxItem
+from memory.models import (
+    ChannelIdentity,
+    Conversation,
+    Decision,
+    Handoff,
+    InboundEvent,
+    Message,
+    OutboxItem,
+)
 from memory.queues import claim_events
 from tests.bot.harness import Harness, RecordingChannel
 
@@ -87,7 +95,7 @@ async def test_messages_of_one_customer_are_answered_in_order(h: Harness) -> Non
 
 
 async def test_a_stored_message_is_answered_after_a_restart(
-    h: Harness, demo_database_url: str, understander: OfflineUnderstanding
+    h: Harness, demo_database_url: str, understander: OfflineUnderstander
 ) -> None:
     assert await h.runtime.ingest(h.message("anon-6", "What payment methods do you accept?"))
     # The process dies after storing, before processing; even a half-done claim is left.
@@ -143,6 +151,8 @@ async def test_a_permanent_send_failure_is_not_retried(h: Harness) -> None:
     await h.process()
     (item,) = await rows(h, OutboxItem)
     assert (item.state, item.attempts, h.channel.sent) == ("failed", 1, [])
+    (identity,) = await rows(h, ChannelIdentity)
+    assert identity.unreachable is True
 
 
 async def test_a_customer_back_after_the_window_starts_a_new_conversation(h: Harness) -> None:
