@@ -20,6 +20,7 @@ weighted by IDF) that the entry covers. Callers treat a hit below
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Iterable
@@ -30,6 +31,9 @@ from typing import Any
 import bm25s
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+# bm25s sets its own logger to DEBUG on import; index building is not news.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 from memory.knowledge_files import KnowledgeEntry, KnowledgeError, load_entries
 
