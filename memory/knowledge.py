@@ -32,10 +32,10 @@ import bm25s
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
+from memory.knowledge_files import KnowledgeEntry, KnowledgeError, load_entries
+
 # bm25s sets its own logger to DEBUG on import; index building is not news.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
-
-from memory.knowledge_files import KnowledgeEntry, KnowledgeError, load_entries
 
 __all__ = [
     "RECOMMENDED_THRESHOLD",
