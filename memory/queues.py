@@ -54,12 +54,7 @@ async def claim_events(
         ).all()
         if not rows:
             return []
-        await session.execute(
-            update(InboundEvent)
-            .where(InboundEvent.id.in_([r.id for r in rows]))
-            .values(locked_until=now + lease, attempts=InboundEvent.attempts + 1)
-        )
-        return [
+        claimed = [
             EventRecord(
                 id=r.id,
                 channel=r.channel,
@@ -72,6 +67,13 @@ async def claim_events(
             )
             for r in rows
         ]
+        await session.execute(
+            update(InboundEvent)
+            .where(InboundEvent.id.in_([r.id for r in claimed]))
+            .values(locked_until=now + lease, attempts=InboundEvent.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return claimed
 
 
 async def mark_event_failed(

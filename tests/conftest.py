@@ -117,6 +117,8 @@ def postgres_demo_template(postgres_database: str) -> Iterator[str]:
 
     async def _make() -> None:
         await _admin(f'CREATE DATABASE "{template}" TEMPLATE "{postgres_database}"')
+        # The run's database may hold an earlier test's rows: start the template empty.
+        await _truncate_all(_pg_url(template))
         await _load_demo(_pg_url(template))
 
     asyncio.run(_make())

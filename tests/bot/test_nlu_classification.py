@@ -183,7 +183,7 @@ def test_a_very_long_message_is_understood_from_its_first_thousand_characters(
 
 
 def test_confidences_are_probabilities_over_every_intent(nlu: OfflineUnderstanding) -> None:
-    ranked = nlu._classifier.rank("where is my refund", top=len(nlu.intents))
+    ranked = nlu.rank("where is my refund", top=len(nlu.intents))
     assert {r.intent for r in ranked} == set(nlu.intents)
     assert sum(r.confidence for r in ranked) == pytest.approx(1.0)
     assert [r.confidence for r in ranked] == sorted((r.confidence for r in ranked), reverse=True)
