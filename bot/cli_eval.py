@@ -18,7 +18,6 @@ from bot.evaluation import (
     format_report,
     read_rows,
 )
-from bot.nlu import SHIPPED_INTENTS, IntentsFileError, OfflineUnderstanding
 from policies import PolicyError, decide, load_policy
 
 
@@ -71,6 +70,9 @@ def eval_command(
     rate and a label × action table. Every message is decided for a verified returning customer
     with no order in question and no history.
     """
+    # Fitting the classifier (and importing scikit-learn) waits until the command runs.
+    from bot.nlu import SHIPPED_INTENTS, IntentsFileError, OfflineUnderstanding
+
     try:
         rows = read_rows(file)
         policy = load_policy(policies_path)

@@ -60,7 +60,7 @@ class OrderFacts:
 
 @dataclass(frozen=True, slots=True)
 class ContactFact:
-    """One earlier contact (a conversation the customer wrote in)."""
+    """One contact: a visit in which the customer wrote (the current one included)."""
 
     at: datetime
     order_ref: str | None = None
@@ -94,6 +94,7 @@ class ConditionTrace:
     expected: object
     seen: object
     ok: bool
+    group: bool = False  # an all / any / not line summing up the lines above it
 
 
 @dataclass(frozen=True, slots=True)
