@@ -1,10 +1,9 @@
 """The message pipeline: identity → thread → context → understand → decide → act.
 
-``handle_event`` processes one stored inbound event in one transaction: the
-customer's message, the decision with its inputs, the reply, any handoff and
-the outbox row commit together, and the event is marked done in the same
-commit. A crash before the commit leaves the event pending; the worker picks
-it up again and nothing is doubled.
+``handle_event`` processes one stored inbound event. The reply, the decision
+with its inputs, any handoff and the outbox row commit together with the event
+marked done; a crash before that commit leaves the event pending, and the
+worker picks it up again without doubling anything.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from bot.commands import handle_link_command, parse_link_command
 from bot.facts import decision_input, order_in_question
 from bot.ports import PolicyPort, Responder, ResponderUnavailable, Understander
 from memory.conversations import continue_or_start
@@ -22,12 +22,13 @@ from memory.identity import Claims, prove_by_order, resolve_identity
 from memory.orders import OrderSource, normalize_order_id
 from memory.ports import UnitOfWork
 from memory.records import ConversationRecord, EventRecord
-from memory.views import Context
+from memory.views import Context, OrderView
 from policies.model import Action, Decision, DecisionInput, Signals
 
 log = logging.getLogger(__name__)
 
 STAFF_STATES = frozenset({"waiting_staff", "staff"})
+OUTCOME_KEYS = ("kind", "source", "fallback", "usage")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +66,68 @@ class _Act:
 
 
 async def handle_event(event: EventRecord, deps: PipelineDeps) -> Outcome:
+    """Process one stored event in two short transactions around the slow part.
+
+    1. Record: identity, thread, the customer's turn, the context (commit).
+    2. Decide and write the reply — outside any transaction, since a model may
+       take seconds and SQLite has one writer.
+    3. Act: the reply, the decision with its inputs, any handoff, the outbox row,
+       and the event marked done (one commit).
+
+    A crash after 1 leaves the event pending with its turn stored; the retry
+    finds that turn and carries on, so nothing is stored or sent twice.
+    """
     now = deps.clock()
+    signals = await deps.understander.understand(event.text, event.channel)
+    recorded = await _record(event, signals, deps, now)
+    if isinstance(recorded, Outcome):
+        return recorded
+    inp = decision_input(
+        recorded.context, recorded.signals, recorded.order, recorded.order_named, now
+    )
+    decision = deps.policy.decide(inp)
+    act = await _act(decision, inp, recorded.context, recorded.signals, deps)
+    return await _store_act(event, recorded, inp, decision, act, deps, now)
+
+
+@dataclass(frozen=True, slots=True)
+class _Recorded:
+    customer_id: int
+    conversation: ConversationRecord
+    message_id: int
+    context: Context
+    signals: Signals
+    order: OrderView | None
+    order_named: bool
+
+
+async def _record(
+    event: EventRecord, signals: Signals, deps: PipelineDeps, now: datetime
+) -> _Recorded | Outcome:
     payload = event.payload
     claims = Claims(
         customer_ref=payload.get("verified_customer_ref"),
         email=payload.get("verified_email"),
         display_name=payload.get("display_name"),
     )
-    signals = await deps.understander.understand(event.text, event.channel)
     named = signals.entities.get("order_number", ())
     async with deps.uow() as uow:
         identity = await resolve_identity(uow, event.channel, event.external_user_id, claims, now)
+        link = parse_link_command(event.text)
+        if link is not None:
+            window = deps.policy.continuity_window
+            done = await handle_link_command(
+                uow, event, identity, link, continuity_window=window, now=now
+            )
+            return Outcome(
+                event_id=event.id,
+                conversation_id=done.conversation_id,
+                customer_id=done.customer_id,
+                action=None,
+                rule_id=None,
+                reply=done.text,
+                reply_message_id=done.reply_message_id,
+            )
         emails = signals.entities.get("email", ())
         just_proven = False
         if named and emails and not identity.verified:
@@ -89,33 +141,38 @@ async def handle_event(event: EventRecord, deps: PipelineDeps) -> Outcome:
                     given_email=emails[0],
                 )
                 just_proven = identity.verified
-        conversation = await continue_or_start(
-            uow, identity.customer_id, event.channel, now, deps.policy.continuity_window
-        )
-        message_id = await uow.messages.add(
-            conversation_id=conversation.id,
-            customer_id=identity.customer_id,
-            author="customer",
-            channel=event.channel,
-            text=event.text,
-            now=now,
-            attachments=list(payload.get("attachments", [])),
-            inbound_event_id=event.id,
-            order_ref=normalize_order_id(named[0]) if named else None,
-        )
-        base = Outcome(
-            event_id=event.id,
-            conversation_id=conversation.id,
-            customer_id=identity.customer_id,
-            action=None,
-            rule_id=None,
-        )
+        stored = await uow.messages.for_event(event.id)
+        if stored is None:
+            conversation = await continue_or_start(
+                uow, identity.customer_id, event.channel, now, deps.policy.continuity_window
+            )
+            message_id = await uow.messages.add(
+                conversation_id=conversation.id,
+                customer_id=identity.customer_id,
+                author="customer",
+                channel=event.channel,
+                text=event.text,
+                now=now,
+                attachments=list(payload.get("attachments", [])),
+                inbound_event_id=event.id,
+                order_ref=normalize_order_id(named[0]) if named else None,
+            )
+        else:  # a retry after a crash: the turn is already in its conversation
+            message_id, conversation_id = stored
+            found = await uow.conversations.get(conversation_id)
+            assert found is not None, "a stored message always has its conversation"
+            conversation = found
         if conversation.state in STAFF_STATES:
             # A person owns this conversation: the bot stays quiet, staff see the message.
             await uow.events.mark_done(event.id, now)
             await uow.commit()
-            return base
-
+            return Outcome(
+                event_id=event.id,
+                conversation_id=conversation.id,
+                customer_id=identity.customer_id,
+                action=None,
+                rule_id=None,
+            )
         context = await uow.context.build(
             customer_id=identity.customer_id,
             conversation=conversation,
@@ -128,13 +185,33 @@ async def handle_event(event: EventRecord, deps: PipelineDeps) -> Outcome:
             asked = await uow.decisions.last_of(conversation.id, Action.VERIFY_IDENTITY.value)
             signals = _resume_question(signals, asked)
         order, order_named = await order_in_question(context, signals, deps.orders)
-        inp = decision_input(context, signals, order, order_named, now)
-        decision = deps.policy.decide(inp)
-        act = await _act(decision, inp, context, signals, deps)
+        await uow.commit()
+    return _Recorded(
+        identity.customer_id, conversation, message_id, context, signals, order, order_named
+    )
 
+
+async def _store_act(
+    event: EventRecord,
+    recorded: _Recorded,
+    inp: DecisionInput,
+    decision: Decision,
+    act: _Act,
+    deps: PipelineDeps,
+    now: datetime,
+) -> Outcome:
+    conversation_id = recorded.conversation.id
+    async with deps.uow() as uow:
+        conversation = await uow.conversations.get(conversation_id)
+        assert conversation is not None
+        if conversation.state in STAFF_STATES:
+            # Staff took the conversation while the reply was being written: theirs now.
+            await uow.events.mark_done(event.id, now)
+            await uow.commit()
+            return Outcome(event.id, conversation_id, recorded.customer_id, None, None)
         reply_id = await uow.messages.add(
-            conversation_id=conversation.id,
-            customer_id=identity.customer_id,
+            conversation_id=conversation_id,
+            customer_id=recorded.customer_id,
             author="bot",
             channel=event.channel,
             text=act.text,
@@ -143,8 +220,8 @@ async def handle_event(event: EventRecord, deps: PipelineDeps) -> Outcome:
             meta=act.meta,
         )
         decision_id = await uow.decisions.add(
-            conversation_id=conversation.id,
-            message_id=message_id,
+            conversation_id=conversation_id,
+            message_id=recorded.message_id,
             action=act.decision.action.value,
             rule_id=act.decision.rule_id,
             reasons=list(act.decision.reasons),
@@ -152,11 +229,7 @@ async def handle_event(event: EventRecord, deps: PipelineDeps) -> Outcome:
             outcome={
                 "first_decision": {"action": decision.action.value, "rule": decision.rule_id},
                 "reply_message_id": reply_id,
-                **{
-                    k: v
-                    for k, v in act.meta.items()
-                    if k in ("kind", "source", "fallback", "usage")
-                },
+                **{k: v for k, v in act.meta.items() if k in OUTCOME_KEYS},
             },
             policy_version=deps.policy.version,
             now=now,
@@ -164,7 +237,7 @@ async def handle_event(event: EventRecord, deps: PipelineDeps) -> Outcome:
         handoff_id = await _apply_state(uow, conversation, act, decision_id, now)
         await uow.outbox.enqueue(
             message_id=reply_id,
-            conversation_id=conversation.id,
+            conversation_id=conversation_id,
             channel=event.channel,
             external_user_id=event.external_user_id,
             now=now,
@@ -176,12 +249,12 @@ async def handle_event(event: EventRecord, deps: PipelineDeps) -> Outcome:
         event.id,
         act.decision.action.value,
         act.decision.rule_id,
-        conversation.id,
+        conversation_id,
     )
     return Outcome(
         event_id=event.id,
-        conversation_id=conversation.id,
-        customer_id=identity.customer_id,
+        conversation_id=conversation_id,
+        customer_id=recorded.customer_id,
         action=act.decision.action.value,
         rule_id=act.decision.rule_id,
         reasons=act.decision.reasons,

@@ -178,6 +178,9 @@ class _Identities(_Repo):
 
 
 class _Conversations(_Repo):
+    async def get(self, conversation_id: int) -> ConversationRecord | None:
+        return self.d.conversations.get(conversation_id)
+
     async def latest(self, customer_id: int) -> ConversationRecord | None:
         mine = [c for c in self.d.conversations.values() if c.customer_id == customer_id]
         return max(mine, key=lambda c: (c.started_at, c.id), default=None)
@@ -227,6 +230,10 @@ class _Messages(_Repo):
         )
         self.d.messages.append(message)
         return message.id
+
+    async def for_event(self, inbound_event_id: int) -> tuple[int, int] | None:
+        found = next((m for m in self.d.messages if m.inbound_event_id == inbound_event_id), None)
+        return (found.id, found.conversation_id) if found else None
 
     async def texts(self, conversation_id: int, limit: int) -> list[tuple[str, str]]:
         mine = [(m.author, m.text) for m in self.d.messages if m.conversation_id == conversation_id]

@@ -8,13 +8,21 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from memory.identity_links import (
+    CUSTOMER_ACTOR,
+    current_customer,
+    merge_customers,
+    record_identity_event,
+)
+from memory.linking import IssuedCode, Redemption, issue_code, redeem_code
 from memory.models import (
     ChannelIdentity,
-    InboundEvent,
     Conversation,
     Customer,
     Decision,
     Handoff,
+    IdentityEvent,
+    InboundEvent,
     Message,
     OutboxItem,
 )
@@ -95,10 +103,16 @@ class SqlCustomers:
 
     async def by_ref(self, external_ref: str) -> CustomerRecord | None:
         row = await self._s.scalar(select(Customer).where(Customer.external_ref == external_ref))
-        return customer_record(row) if row else None
+        return await self._current(row)
 
     async def by_email(self, email: str) -> CustomerRecord | None:
         row = await self._s.scalar(select(Customer).where(Customer.email == email.lower()))
+        return await self._current(row)
+
+    async def _current(self, row: Customer | None) -> CustomerRecord | None:
+        """A merged customer's login or email speaks for the customer it was merged into."""
+        if row is not None and row.merged_into_id is not None:
+            row = await self._s.get(Customer, await current_customer(self._s, row.id))
         return customer_record(row) if row else None
 
     async def create(
@@ -133,12 +147,20 @@ class SqlCustomers:
         )
         if (identities or 0) > 1:
             return False
-        for model in (Conversation, Message):
-            await self._s.execute(
-                update(model).where(model.customer_id == anonymous_id).values(customer_id=into_id)
+        # A recorded merge (undoable with `threadline customers unmerge`), by the method
+        # that just proved who the customer is.
+        method = await self._s.scalar(
+            select(IdentityEvent.method)
+            .where(
+                IdentityEvent.from_customer_id == anonymous_id,
+                IdentityEvent.to_customer_id == into_id,
             )
-        row.merged_into_id = into_id
-        await self._s.flush()
+            .order_by(IdentityEvent.id.desc())
+            .limit(1)
+        )
+        await merge_customers(
+            self._s, into_id, anonymous_id, actor=CUSTOMER_ACTOR, method=method or "anonymous"
+        )
         return True
 
 
@@ -179,14 +201,46 @@ class SqlIdentities:
         )
         self._s.add(row)
         await self._s.flush()
+        if verified and verified_via:
+            await record_identity_event(
+                self._s,
+                action="link",
+                actor=CUSTOMER_ACTOR,
+                method=verified_via,
+                identity_id=row.id,
+                to_customer_id=customer_id,
+                now=now,
+            )
         return identity_record(row)
 
     async def verify(self, identity_id: int, *, customer_id: int, via: str) -> None:
+        before = await self._s.scalar(
+            select(ChannelIdentity.customer_id).where(ChannelIdentity.id == identity_id)
+        )
         await self._s.execute(
             update(ChannelIdentity)
             .where(ChannelIdentity.id == identity_id)
             .values(verified=True, verified_via=via, customer_id=customer_id)
         )
+        await record_identity_event(
+            self._s,
+            action="link",
+            actor=CUSTOMER_ACTOR,
+            method=via,
+            identity_id=identity_id,
+            from_customer_id=before,
+            to_customer_id=customer_id,
+        )
+
+    async def issue_link_code(
+        self, identity: IdentityRecord, *, channel: str, now: datetime
+    ) -> IssuedCode:
+        return await issue_code(self._s, identity, channel=channel, now=now)
+
+    async def redeem_link_code(
+        self, raw_code: str, identity: IdentityRecord, *, now: datetime
+    ) -> Redemption:
+        return await redeem_code(self._s, raw_code, identity, now=now)
 
     async def touch(self, identity_id: int, now: datetime) -> None:
         await self._s.execute(
@@ -199,6 +253,10 @@ class SqlIdentities:
 class SqlConversations:
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
+
+    async def get(self, conversation_id: int) -> ConversationRecord | None:
+        row = await self._s.get(Conversation, conversation_id, populate_existing=True)
+        return conversation_record(row) if row else None
 
     async def latest(self, customer_id: int) -> ConversationRecord | None:
         row = await self._s.scalar(
@@ -266,6 +324,16 @@ class SqlMessages:
         self._s.add(row)
         await self._s.flush()
         return row.id
+
+    async def for_event(self, inbound_event_id: int) -> tuple[int, int] | None:
+        row = (
+            await self._s.execute(
+                select(Message.id, Message.conversation_id).where(
+                    Message.inbound_event_id == inbound_event_id
+                )
+            )
+        ).first()
+        return (row[0], row[1]) if row else None
 
     async def texts(self, conversation_id: int, limit: int) -> list[tuple[str, str]]:
         rows = await self._s.execute(

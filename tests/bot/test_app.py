@@ -16,6 +16,7 @@ from bot.bootstrap import add_webchat, build_runtime
 from bot.ports import OfflineUnderstander
 from bot.settings import Settings
 from channels.webchat.identity import customer_hmac
+from memory.migrate import head_revision
 from tests.bot.harness import Clock
 from tests.conftest import DEMO_NOW
 
@@ -54,7 +55,7 @@ async def test_health_and_readiness(client: TestClient) -> None:  # type: ignore
     ready = await client.get("/readyz")
     body = await ready.json()
     assert ready.status == 200
-    assert body["status"] == "ready" and body["schema"] == "0001"
+    assert body["status"] == "ready" and body["schema"] == head_revision()
     assert body["channels"] == ["webchat"] and body["worker"] == "embedded"
 
 

@@ -195,3 +195,38 @@ async def test_a_failing_step_leaves_nothing_half_written(world: World) -> None:
     assert world.store.data.messages == []
     assert world.store.data.customers == {}
     assert world.store.data.done_events == set()
+
+
+async def test_a_crash_after_recording_the_turn_is_retried_without_doubling(
+    world: World,
+) -> None:
+    policy = world.deps.policy
+    real_decide = policy.decide
+
+    def crash(inp: object) -> object:
+        raise RuntimeError("process died mid-way")
+
+    policy.decide = crash  # type: ignore[method-assign,assignment]
+    event = EventRecord(
+        7,
+        "webchat",
+        "e7",
+        "u1",
+        "shipping_info: how long?",
+        {"attachments": [], "metadata": {}},
+        world.now[0],
+        1,
+    )
+    with pytest.raises(RuntimeError):
+        await handle_event(event, world.deps)
+    data = world.store.data
+    assert [m.author for m in data.messages] == ["customer"], "the turn itself was recorded"
+    assert data.done_events == set() and data.outbox == []
+
+    policy.decide = real_decide  # type: ignore[method-assign]
+    outcome = await handle_event(replace(event, attempts=2), world.deps)
+    data = world.store.data
+    assert outcome.action == "answer"
+    assert [m.author for m in data.messages] == ["customer", "bot"]
+    assert len(data.decisions) == len(data.outbox) == 1
+    assert data.done_events == {7}
