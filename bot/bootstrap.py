@@ -195,6 +195,14 @@ def build_runtime(
     )
 
 
+def add_web_channels(runtime: Runtime) -> None:
+    """Every channel the web process serves: web chat always, the others when configured."""
+    from bot.wire_slack import add_slack
+
+    add_webchat(runtime)
+    add_slack(runtime)
+
+
 def add_webchat(runtime: Runtime) -> None:
     from channels.webchat import WebchatChannel
 

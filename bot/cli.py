@@ -116,10 +116,10 @@ def serve(host: str | None, port: int | None) -> None:
 
 def _serve(settings: Settings, host: str, port: int) -> None:
     from bot.app import build_app
-    from bot.bootstrap import add_webchat, build_runtime
+    from bot.bootstrap import add_web_channels, build_runtime
 
     runtime = build_runtime(settings)
-    add_webchat(runtime)
+    add_web_channels(runtime)
     app = build_app(runtime)
     click.echo(f"Threadline on http://{host}:{port}  (Ctrl+C to stop)")
     web.run_app(app, host=host, port=port, print=None, access_log=None)
@@ -223,11 +223,13 @@ async def _chat(
 
 def _register_admin_commands() -> None:
     """Admin command groups that live in their own modules."""
+    from bot.cli_customers import customers
     from bot.cli_eval import eval_command
     from bot.cli_policies import policies
 
     main.add_command(policies)
     main.add_command(eval_command)
+    main.add_command(customers)
 
 
 _register_admin_commands()

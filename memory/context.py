@@ -137,8 +137,10 @@ class SqlContextReader:
         )
         escalations_total = await self._s.scalar(select(func.count()).select_from(capped)) or 0
 
-        orders = tuple(await self._orders.orders_of(customer_id, limit=lim.orders))
-        orders_count, lifetime_value = await self._orders.totals(customer_id)
+        latest, orders_count, lifetime_value = await self._orders.overview(
+            customer_id, limit=lim.orders
+        )
+        orders = tuple(latest)
 
         customer_turns = sum(1 for t in turns if t.author == "customer")
         last_staff = [t.created_at for t in turns if t.author == "staff"]

@@ -9,11 +9,21 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
+from memory.linking import (
+    CODE_TTL,
+    LINK_METHOD,
+    IssuedCode,
+    LinkResult,
+    Redemption,
+    hash_code,
+    new_code,
+    normalize_code,
+)
 from memory.orders import OrderSource
 from memory.records import (
     ConversationRecord,
@@ -70,6 +80,9 @@ class StoreData:
     handoffs: dict[int, HandoffRecord] = field(default_factory=dict)
     outbox: list[StoredOutbox] = field(default_factory=list)
     done_events: set[int] = field(default_factory=set)
+    # hash → (customer, identity that asked, expires at, used)
+    link_codes: dict[str, tuple[int, int, datetime, bool]] = field(default_factory=dict)
+    identity_events: list[dict[str, Any]] = field(default_factory=list)
     next_id: int = 1
 
     def new_id(self) -> int:
@@ -172,6 +185,79 @@ class _Identities(_Repo):
         self.d.identities[identity_id] = replace(
             old, customer_id=customer_id, verified=True, verified_via=via
         )
+        self.d.identity_events.append(
+            {
+                "action": "link",
+                "method": via,
+                "identity_id": identity_id,
+                "from": old.customer_id,
+                "to": customer_id,
+            }
+        )
+
+    async def issue_link_code(
+        self, identity: IdentityRecord, *, channel: str, now: datetime
+    ) -> IssuedCode:
+        code = new_code()
+        expires_at = now + CODE_TTL
+        self.d.link_codes[hash_code(code)] = (identity.customer_id, identity.id, expires_at, False)
+        return IssuedCode(code, identity.customer_id, expires_at)
+
+    async def redeem_link_code(
+        self,
+        raw_code: str,
+        identity: IdentityRecord,
+        *,
+        now: datetime,
+        continuity_window: timedelta | None = None,
+    ) -> Redemption:
+        code = normalize_code(raw_code)
+        key = hash_code(code) if code else ""
+        found = self.d.link_codes.get(key)
+        if found is None:
+            return Redemption(LinkResult.UNKNOWN, identity.customer_id)
+        target, asker, expires_at, used = found
+        if used:
+            return Redemption(LinkResult.USED, identity.customer_id)
+        if now >= expires_at:
+            return Redemption(LinkResult.EXPIRED, identity.customer_id)
+        self.d.link_codes[key] = (target, asker, expires_at, True)
+        if target == identity.customer_id:
+            return Redemption(LinkResult.ALREADY_LINKED, target)
+        sender = self.d.customers[identity.customer_id]
+        others = any(
+            i.customer_id == identity.customer_id and i.id != identity.id
+            for i in self.d.identities.values()
+        )
+        if sender.email or sender.external_ref or others:
+            self.d.identity_events.append(
+                {
+                    "action": "link_refused",
+                    "method": LINK_METHOD,
+                    "identity_id": identity.id,
+                    "from": identity.customer_id,
+                    "to": target,
+                }
+            )
+            return Redemption(LinkResult.CONFLICT, identity.customer_id)
+        verified = self.d.identities[asker].verified
+        self.d.identities[identity.id] = replace(
+            identity,
+            customer_id=target,
+            verified=verified,
+            verified_via=LINK_METHOD if verified else None,
+        )
+        self.d.identity_events.append(
+            {
+                "action": "link",
+                "method": LINK_METHOD,
+                "identity_id": identity.id,
+                "from": identity.customer_id,
+                "to": target,
+            }
+        )
+        await _Customers(self.d).absorb_anonymous(identity.customer_id, target)
+        return Redemption(LinkResult.LINKED, target, verified)
 
     async def touch(self, identity_id: int, now: datetime) -> None:
         return None

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from memory.ports import UnitOfWork
 from memory.records import IdentityRecord
 
 log = logging.getLogger(__name__)
+
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +55,8 @@ async def resolve_identity(
             display_name=claims.display_name,
             now=now,
         )
-    await uow.identities.touch(identity.id, now)
+    if identity.unreachable or _stale(identity.last_seen_at, now):
+        await uow.identities.touch(identity.id, now)
     if vouched_customer is not None and not identity.verified:
         # An unverified identity now proven speaks for the vouched customer from here
         # on, and brings the story it told while anonymous along.
@@ -79,6 +82,11 @@ async def resolve_identity(
             vouched_customer,
         )
     return identity
+
+
+def _stale(last_seen: datetime | None, now: datetime) -> bool:
+    """``last_seen_at`` is kept to the minute: no write on every message."""
+    return last_seen is None or now - last_seen >= LAST_SEEN_RESOLUTION
 
 
 async def _vouched_customer(uow: UnitOfWork, claims: Claims, now: datetime) -> int | None:

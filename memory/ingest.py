@@ -85,6 +85,8 @@ class GroupCommitIngestor:
     ) -> None:
         self._engine = engine
         self._stmt = insert_ignoring_duplicates(engine.dialect.name)
+        # SQLite needs its BEGIN IMMEDIATE (one writer); PostgreSQL commits the statement.
+        self._autocommit = engine.dialect.name == "postgresql"
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._writers = writers
         self._tasks: list[asyncio.Task[None]] = []
@@ -138,9 +140,16 @@ class GroupCommitIngestor:
         for pending in batch:
             key = (pending.row["channel"], pending.row["external_event_id"])
             unique.setdefault(key, pending.row)
-        async with self._engine.begin() as conn:
-            result = await conn.execute(self._stmt, list(unique.values()))
-            inserted = {(row.channel, row.external_event_id) for row in result}
+        async with self._engine.connect() as conn:
+            if self._autocommit:
+                # One INSERT is atomic by itself: no BEGIN/COMMIT round trips.
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                result = await conn.execute(self._stmt, list(unique.values()))
+                inserted = {(row.channel, row.external_event_id) for row in result}
+            else:
+                async with conn.begin():
+                    result = await conn.execute(self._stmt, list(unique.values()))
+                    inserted = {(row.channel, row.external_event_id) for row in result}
         claimed: set[tuple[str, str]] = set()
         for pending in batch:
             key = (pending.row["channel"], pending.row["external_event_id"])

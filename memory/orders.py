@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from memory.models import Order
@@ -101,6 +101,12 @@ class OrderSource(Protocol):
         """(number of orders, lifetime value of orders not cancelled or refunded)."""
         ...
 
+    async def overview(
+        self, customer_id: int, limit: int = 10
+    ) -> tuple[list[OrderView], int, Decimal]:
+        """``orders_of`` and ``totals`` together (one round trip where the source can)."""
+        ...
+
 
 class SqlOrderSource:
     """Orders from the ``orders`` table, filled by ``threadline import``."""
@@ -111,14 +117,8 @@ class SqlOrderSource:
     async def orders_of(self, customer_id: int, limit: int = 10) -> list[OrderView]:
         if limit <= 0:
             return []
-        query = (
-            select(Order)
-            .where(Order.customer_id == customer_id)
-            .order_by(Order.created_at.desc(), Order.id.desc())
-            .limit(limit)
-        )
         async with self._session_factory() as session:
-            rows = (await session.scalars(query)).all()
+            rows = (await session.scalars(_latest_orders(customer_id, limit))).all()
         return [order_view(row) for row in rows]
 
     async def order(self, order_id: str) -> OrderView | None:
@@ -130,13 +130,32 @@ class SqlOrderSource:
         return None if row is None else order_view(row)
 
     async def totals(self, customer_id: int) -> tuple[int, Decimal]:
-        spent = func.coalesce(
-            func.sum(Order.total).filter(Order.status.not_in(NOT_SPENT_STATUSES)), 0
-        )
-        query = select(func.count(Order.id), spent).where(Order.customer_id == customer_id)
         async with self._session_factory() as session:
-            count, value = (await session.execute(query)).one()
-        return int(count), Decimal(str(value)).quantize(Decimal("0.01"))
+            return await _totals(session, customer_id)
+
+    async def overview(
+        self, customer_id: int, limit: int = 10
+    ) -> tuple[list[OrderView], int, Decimal]:
+        async with self._session_factory() as session:
+            rows = (await session.scalars(_latest_orders(customer_id, limit))).all()
+            count, value = await _totals(session, customer_id)
+        return [order_view(row) for row in rows], count, value
+
+
+def _latest_orders(customer_id: int, limit: int) -> Select[Order]:
+    return (
+        select(Order)
+        .where(Order.customer_id == customer_id)
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(max(limit, 0))
+    )
+
+
+async def _totals(session: AsyncSession, customer_id: int) -> tuple[int, Decimal]:
+    spent = func.coalesce(func.sum(Order.total).filter(Order.status.not_in(NOT_SPENT_STATUSES)), 0)
+    query = select(func.count(Order.id), spent).where(Order.customer_id == customer_id)
+    count, value = (await session.execute(query)).one()
+    return int(count), Decimal(str(value)).quantize(Decimal("0.01"))
 
 
 class InMemoryOrderSource:
@@ -163,3 +182,9 @@ class InMemoryOrderSource:
         mine = [o for o in self._orders.values() if o.customer_id == customer_id]
         value = sum((o.total for o in mine if o.status not in NOT_SPENT_STATUSES), Decimal("0"))
         return len(mine), value.quantize(Decimal("0.01"))
+
+    async def overview(
+        self, customer_id: int, limit: int = 10
+    ) -> tuple[list[OrderView], int, Decimal]:
+        count, value = await self.totals(customer_id)
+        return await self.orders_of(customer_id, limit), count, value

@@ -17,6 +17,7 @@ class IdentityRecord:
     verified_via: str | None
     display_name: str | None = None
     unreachable: bool = False
+    last_seen_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

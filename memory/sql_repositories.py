@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -62,6 +62,7 @@ def identity_record(row: ChannelIdentity) -> IdentityRecord:
         verified_via=row.verified_via,
         display_name=row.display_name,
         unreachable=row.unreachable,
+        last_seen_at=row.last_seen_at,
     )
 
 
@@ -238,9 +239,16 @@ class SqlIdentities:
         return await issue_code(self._s, identity, channel=channel, now=now)
 
     async def redeem_link_code(
-        self, raw_code: str, identity: IdentityRecord, *, now: datetime
+        self,
+        raw_code: str,
+        identity: IdentityRecord,
+        *,
+        now: datetime,
+        continuity_window: timedelta | None = None,
     ) -> Redemption:
-        return await redeem_code(self._s, raw_code, identity, now=now)
+        return await redeem_code(
+            self._s, raw_code, identity, now=now, continuity_window=continuity_window
+        )
 
     async def touch(self, identity_id: int, now: datetime) -> None:
         await self._s.execute(

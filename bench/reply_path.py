@@ -1,0 +1,270 @@
+"""Benchmark (b): the web-chat reply path with the offline responder.
+
+For SQLite and PostgreSQL, at 50 and 200 concurrent customers: a fresh database
+gets the demo shop (``import_file(..., rebase_dates=True)``); the real web process
+(``build_runtime`` + ``add_webchat`` + ``build_app``, embedded worker) runs in its
+own process; the customers run in another (``bench/chat_clients.py``), each asking
+one question at a time and waiting for the bot's reply before the next. A quarter of
+them are signed in as demo customers through the shop's HMAC hello.
+
+Reported: replies per second, reply latency p50/p99 (message sent → bot reply
+received), ack latency p50, and the bare aiohttp endpoint's requests/s measured by
+wrk at the same concurrency in the same run.
+
+    .venv/bin/python bench/reply_path.py [--quick] [--connections 50,200]
+        [--databases sqlite,postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import secrets
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import exists, func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    PYTHON,
+    ROOT,
+    Database,
+    WrkResult,
+    fmt,
+    fresh_database,
+    load_line,
+    machine_line,
+    markdown_table,
+    percentile,
+    postgres_reachable,
+    ratio,
+    run_wrk,
+    running_server,
+    script_path,
+    workdir,
+    wrk_available,
+)
+from memory.db import create_engine, make_session_factory
+from memory.demo import SHOP_FILE
+from memory.importer import import_file
+from memory.models import Customer, Message, Order
+
+RATE_TARGET = 0.05
+CLIENTS_GRACE_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyRun:
+    database: str
+    clients: int
+    bare: WrkResult
+    result: dict[str, Any]
+    pending_after: int
+    bot_messages: int
+
+    @property
+    def rate(self) -> float:
+        window = float(self.result["window_s"])
+        return self.result["replies_in_window"] / window if window else 0.0
+
+    def latency(self, pct: float, key: str = "latencies_ms") -> float:
+        return percentile(self.result[key], pct)
+
+
+async def load_demo_shop(url: str) -> list[str]:
+    """Import the demo shop; return the shop ids of customers who have orders."""
+    engine = create_engine(url)
+    try:
+        factory = make_session_factory(engine)
+        report = await import_file(factory, SHOP_FILE, rebase_dates=True)
+        if report.errors:
+            raise RuntimeError(f"demo shop import reported errors: {report.errors[:3]}")
+        async with factory() as session:
+            refs = await session.scalars(
+                select(Customer.external_ref)
+                .where(
+                    Customer.external_ref.is_not(None),
+                    exists().where(Order.customer_id == Customer.id),
+                )
+                .order_by(Customer.external_ref)
+            )
+            return [r for r in refs if r]
+    finally:
+        await engine.dispose()
+
+
+async def count_bot_messages(url: str) -> int:
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            total = await conn.scalar(
+                select(func.count()).select_from(Message).where(Message.author != "customer")
+            )
+            return int(total or 0)
+    finally:
+        await engine.dispose()
+
+
+async def measure_bare(tmp: Path, connections: int, duration: float) -> WrkResult:
+    async with running_server(["bench/webhook_server.py", "bare"], log_path=tmp / "bare.log") as s:
+        result = await run_wrk(
+            f"http://127.0.0.1:{s.port}/webhook",
+            connections=connections,
+            duration_s=duration,
+            script=script_path("webhook.lua"),
+            env={"BENCH_RUN": uuid.uuid4().hex[:8]},
+        )
+        await s.stop()
+    return result
+
+
+async def run_clients(
+    port: int, clients: int, duration: float, secret: str, customers: list[str]
+) -> dict[str, Any]:
+    proc = await asyncio.create_subprocess_exec(
+        PYTHON,
+        "bench/chat_clients.py",
+        "--port",
+        str(port),
+        "--clients",
+        str(clients),
+        "--duration",
+        str(duration),
+        "--secret",
+        secret,
+        "--customers",
+        ",".join(customers),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=str(ROOT),
+    )
+    async with asyncio.timeout(duration + CLIENTS_GRACE_S):
+        out, err = await proc.communicate()
+    match = re.search(r"^BENCH (\{.*\})$", out.decode(), re.MULTILINE)
+    if proc.returncode != 0 or match is None:
+        raise RuntimeError(f"chat clients failed ({proc.returncode}): {err.decode()[-2000:]}")
+    result: dict[str, Any] = json.loads(match.group(1))
+    return result
+
+
+async def measure_app(
+    tmp: Path, db: Database, clients: int, duration: float
+) -> tuple[dict[str, Any], int, int]:
+    customers = await load_demo_shop(db.url)
+    secret = secrets.token_hex(16)
+    env = {
+        "DATABASE_URL": db.url,
+        "THREADLINE_SECRET": secret,
+        "THREADLINE_LOG_LEVEL": "WARNING",
+        "THREADLINE_EMBEDDED_WORKER": "true",
+        "THREADLINE_DEMO": "false",
+    }
+    log_path = tmp / f"app-{db.kind}-{clients}.log"
+    async with running_server(["bench/app_server.py"], env=env, log_path=log_path) as server:
+        result = await run_clients(server.port, clients, duration, secret, customers)
+        stats = await server.stop()
+    return result, int(stats.get("pending_events", -1)), await count_bot_messages(db.url)
+
+
+async def run(kinds: list[str], clients: list[int], duration: float) -> list[ReplyRun]:
+    runs: list[ReplyRun] = []
+    with workdir("bench-reply") as tmp:
+        for kind in kinds:
+            for n in clients:
+                bare = await measure_bare(tmp, n, duration)
+                async with fresh_database(kind, tmp) as db:
+                    result, pending, bot_messages = await measure_app(tmp, db, n, duration)
+                r = ReplyRun(kind, n, bare, result, pending, bot_messages)
+                runs.append(r)
+                print(
+                    f"  {kind} clients={n}: {r.rate:,.1f} replies/s, "
+                    f"p50 {r.latency(50):,.0f} ms, unanswered {result['unanswered']}, "
+                    f"errors {result['error_count']}, bare {bare.rps:,.0f} req/s",
+                    file=sys.stderr,
+                )
+                for error in result["errors"][:3]:
+                    print(f"    error: {error}", file=sys.stderr)
+    return runs
+
+
+def table(runs: list[ReplyRun]) -> str:
+    headers = [
+        "database",
+        "clients",
+        "signed in",
+        "replies",
+        "replies/s",
+        "reply p50 ms",
+        "reply p99 ms",
+        "ack p50 ms",
+        "unanswered",
+        "bare req/s",
+        "replies/s vs bare",
+        "target",
+    ]
+    rows = []
+    for r in runs:
+        rows.append(
+            [
+                r.database,
+                str(r.clients),
+                str(r.result["signed_in"]),
+                f"{r.result['replies']:,}",
+                fmt(r.rate),
+                fmt(r.latency(50), 0),
+                fmt(r.latency(99), 0),
+                fmt(r.latency(50, "ack_ms")),
+                str(r.result["unanswered"] + r.result["error_count"]),
+                fmt(r.bare.rps, 0),
+                ratio(r.rate, r.bare.rps),
+                "ok" if r.rate >= RATE_TARGET * r.bare.rps else "MISSED",
+            ]
+        )
+    return markdown_table(headers, rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="5 s per measurement, not 20 s")
+    parser.add_argument("--connections", default="50,200", help="concurrent customers")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--show-replies", action="store_true", help="print one reply per question")
+    args = parser.parse_args()
+    if not wrk_available():
+        sys.exit("wrk is needed for the bare baseline: apt-get install -y wrk")
+    duration = 5.0 if args.quick else 20.0
+    kinds = [k.strip() for k in args.databases.split(",") if k.strip()]
+    if "postgresql" in kinds:
+        reason = asyncio.run(postgres_reachable())
+        if reason is not None:
+            print(f"PostgreSQL skipped: {reason}", file=sys.stderr)
+            kinds.remove("postgresql")
+    clients = [int(c) for c in args.connections.split(",")]
+    load_before = load_line()
+    runs = asyncio.run(run(kinds, clients, duration))
+    print(f"\nWeb-chat reply path, offline responder, {duration:.0f} s per run; {machine_line()}")
+    print(f"{load_before} before, {load_line()} after\n")
+    print(table(runs))
+    if args.show_replies and runs:
+        print()
+        for question, reply in sorted(runs[0].result["sample_replies"].items()):
+            print(f"- {question} → {reply}")
+    bad = [r for r in runs if r.result["error_count"] or r.result["unanswered"]]
+    for r in bad:
+        print(
+            f"\n{r.database} clients={r.clients}: {r.result['unanswered']} unanswered, "
+            f"{r.result['error_count']} errors: {r.result['errors'][:5]}"
+        )
+    if bad:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
