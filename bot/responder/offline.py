@@ -10,6 +10,7 @@ details, whatever the decision says.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,9 @@ from memory.views import Context, OrderView
 from policies.model import Action, Decision, Signals
 
 log = logging.getLogger(__name__)
+
+# "my order", "when will I get…": the question is about the customer's own parcel.
+PERSONAL = re.compile(r"\b(my|mine|me|i|i'm|i've|our|us)\b", re.IGNORECASE)
 
 ORDER_NUMBER = "order_number"
 SMALL_TALK = frozenset({"greeting", "thanks", "goodbye", "out_of_scope"})
@@ -156,8 +160,11 @@ class OfflineResponder:
 
     def _order_reply(self, intent: str, context: Context, signals: Signals) -> Reply | None:
         refs = signals.entities.get(ORDER_NUMBER, ())
-        if intent == "delivery_time" and not refs and not has_open_order(context.orders):
-            return None  # a general shipping-times question: the knowledge base answers it
+        if intent == "delivery_time" and not refs and not (
+            has_open_order(context.orders) and PERSONAL.search(signals.text)
+        ):
+            # "How long does shipping take?" is the shipping policy, not their parcel.
+            return None
         choice = choose_order(intent, signals.text, refs, context.orders)
         general = self._general(context)
         if isinstance(choice, NotFound):

@@ -113,7 +113,7 @@ async def test_tools_limited_to_orders_do_not_search_the_knowledge_base(responde
     assert reply is None
 
 
-async def test_small_talk_uses_the_customers_first_name(responder) -> None:
+async def test_small_talk_greets_by_first_name_and_reads_well_without_one(responder) -> None:
     hello = await responder.reply(answer(), context(), signals("hi there", "greeting"))
     thanks = await responder.reply(answer(), context(name=None), signals("thanks!", "thanks"))
     off_topic = await responder.reply(
@@ -122,7 +122,7 @@ async def test_small_talk_uses_the_customers_first_name(responder) -> None:
 
     assert hello is not None and hello.text.startswith("Hi Anna!")
     assert "Where is my order?" in hello.quick_replies
-    assert thanks is not None and thanks.text.startswith("You're welcome, there!")
+    assert thanks is not None and thanks.text.startswith("You're welcome! ")
     assert off_topic is not None and off_topic.source == "out_of_scope"
     assert "orders, shipping, returns" in off_topic.text
 
