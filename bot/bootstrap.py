@@ -198,8 +198,10 @@ def build_runtime(
 def add_web_channels(runtime: Runtime) -> None:
     """Every channel the web process serves: web chat always, the others when configured."""
     from bot.wire_slack import add_slack
+    from bot.wire_telegram import add_telegram
 
     add_webchat(runtime)
+    add_telegram(runtime)
     add_slack(runtime)
 
 

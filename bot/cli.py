@@ -17,18 +17,19 @@ from bot.settings import Settings
 log = logging.getLogger("threadline")
 
 
-def _settings() -> Settings:
+def load_settings() -> Settings:
     settings = Settings()
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("alembic", "bm25s"):
+    # httpx logs one line per Bot API call (long polling makes one every 30 s).
+    for noisy in ("alembic", "bm25s", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return settings
 
 
-async def _require_schema(settings: Settings) -> None:
+async def require_schema(settings: Settings) -> None:
     from memory.db import create_null_pool_engine
     from memory.migrate import current_revision, head_revision
 
@@ -53,7 +54,7 @@ def main() -> None:
 @main.command()
 def migrate() -> None:
     """Create or upgrade the database schema (idempotent)."""
-    settings = _settings()
+    settings = load_settings()
     asyncio.run(_migrate(settings.database_url))
 
 
@@ -80,7 +81,7 @@ def _safe_url(url: str) -> str:
 @click.option("--rebase-dates", is_flag=True, help="Shift dates so the newest order is recent.")
 def import_(file: Path, rebase_dates: bool) -> None:
     """Import customers, products and orders from FILE (.json or Shopify .csv)."""
-    settings = _settings()
+    settings = load_settings()
     errors = asyncio.run(_import(settings, file, rebase_dates))
     if errors:
         sys.exit(1)
@@ -90,7 +91,7 @@ async def _import(settings: Settings, file: Path, rebase_dates: bool) -> int:
     from memory.db import create_null_pool_engine, make_session_factory
     from memory.importer import ImportFileError, import_file
 
-    await _require_schema(settings)
+    await require_schema(settings)
     engine = create_null_pool_engine(settings.database_url)
     try:
         report = await import_file(make_session_factory(engine), file, rebase_dates=rebase_dates)
@@ -109,8 +110,8 @@ async def _import(settings: Settings, file: Path, rebase_dates: bool) -> int:
 @click.option("--port", type=int, default=None, help="Default: THREADLINE_PORT (8080).")
 def serve(host: str | None, port: int | None) -> None:
     """Serve webhooks, the web chat and the health endpoints."""
-    settings = _settings()
-    asyncio.run(_require_schema(settings))
+    settings = load_settings()
+    asyncio.run(require_schema(settings))
     _serve(settings, host or settings.host, port or settings.port)
 
 
@@ -119,7 +120,10 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     from bot.bootstrap import add_web_channels, build_runtime
 
     runtime = build_runtime(settings)
-    add_web_channels(runtime)
+    try:
+        add_web_channels(runtime)
+    except ValueError as exc:  # a malformed token or secret, said plainly
+        raise click.ClickException(str(exc)) from exc
     app = build_app(runtime)
     click.echo(f"Threadline on http://{host}:{port}  (Ctrl+C to stop)")
     web.run_app(app, host=host, port=port, print=None, access_log=None)
@@ -128,8 +132,8 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 @main.command()
 def worker() -> None:
     """Process stored messages (run beside `serve` with THREADLINE_EMBEDDED_WORKER=false)."""
-    settings = _settings()
-    asyncio.run(_require_schema(settings))
+    settings = load_settings()
+    asyncio.run(require_schema(settings))
     asyncio.run(_work(settings))
 
 
@@ -151,7 +155,7 @@ async def _work(settings: Settings) -> None:
 def demo(host: str, port: int) -> None:
     """Migrate, load the demo shop and serve it with the web chat and staff console."""
     os.environ["THREADLINE_DEMO"] = "true"
-    settings = _settings()
+    settings = load_settings()
     asyncio.run(_load_demo(settings))
     _serve(settings, host, port)
 
@@ -171,8 +175,8 @@ async def _load_demo(settings: Settings) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per bot turn.")
 def chat(external_id: str, verified_email: str | None, as_json: bool) -> None:
     """Chat with Threadline in the terminal: one customer line per stdin line."""
-    settings = _settings()
-    asyncio.run(_require_schema(settings))
+    settings = load_settings()
+    asyncio.run(require_schema(settings))
     asyncio.run(_chat(settings, external_id, verified_email, as_json))
 
 
@@ -226,9 +230,11 @@ def _register_admin_commands() -> None:
     from bot.cli_customers import customers
     from bot.cli_eval import eval_command
     from bot.cli_policies import policies
+    from bot.cli_telegram import telegram
 
     main.add_command(policies)
     main.add_command(eval_command)
+    main.add_command(telegram)
     main.add_command(customers)
 
 

@@ -36,6 +36,8 @@ from memory.models import Base
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
+# python-telegram-bot's timedelta API (the one it moves to): no deprecation warnings.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 PG_BASE_URL = os.environ.get("THREADLINE_TEST_POSTGRES_URL", DEFAULT_PG)
