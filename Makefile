@@ -35,6 +35,7 @@ bench: setup
 	$(BIN)/python bench/reply_path.py
 	$(BIN)/python bench/context.py
 	$(BIN)/python bench/policy.py
+	$(BIN)/python bench/reply.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -24,9 +24,10 @@ from bot.nlu import OfflineUnderstanding
 from bot.outbox import OutboxSender, Sender
 from bot.pipeline import Outcome, PipelineDeps
 from bot.policy_runtime import PolicyRuntime
-from bot.ports import OfflineUnderstander, Understander
+from bot.ports import OfflineUnderstander, Responder, Understander
 from bot.responder import OfflineResponder, Templates
 from bot.settings import Settings
+from bot.wire_llm import llm_parts
 from bot.worker import Worker
 from memory.db import create_engine, make_read_session_factory, make_session_factory
 from memory.demo import KNOWLEDGE_DIR
@@ -152,11 +153,22 @@ def build_runtime(
     responder = OfflineResponder(
         knowledge, templates, min_confidence=RECOMMENDED_THRESHOLD, clock=clock
     )
+    llm = llm_parts(
+        settings,
+        knowledge=knowledge,
+        orders=orders,
+        offline_responder=responder,
+        offline_understander=understander,
+        clock=clock,
+    )
+    chosen_responder: Responder = responder
+    if llm is not None:
+        chosen_responder, understander = llm
     deps = PipelineDeps(
         uow=SqlUnitOfWorkFactory(factory, orders),
         understander=understander,
         policy=policy,
-        responder=responder,
+        responder=chosen_responder,
         orders=orders,
         clock=clock,
     )
@@ -198,14 +210,17 @@ def build_runtime(
 def add_web_channels(runtime: Runtime) -> None:
     """Every channel the web process serves: web chat always, the others when configured."""
     from bot.wire_slack import add_slack
+    from bot.wire_staff_console import add_staff_console
     from bot.wire_telegram import add_telegram
 
-    add_webchat(runtime)
     add_telegram(runtime)
     add_slack(runtime)
+    add_webchat(runtime)
+    add_staff_console(runtime)
 
 
 def add_webchat(runtime: Runtime) -> None:
+    from bot.commands import link_code_issuer
     from channels.webchat import WebchatChannel
 
     async def history(external_user_id: str, limit: int) -> list[Turn]:
@@ -214,6 +229,17 @@ def add_webchat(runtime: Runtime) -> None:
     async def customers() -> list[dict[str, str]]:
         return await demo_customers(runtime.read_factory)
 
+    def telegram_username() -> str | None:
+        """The bot's @username once Telegram is connected (getMe at start-up)."""
+        telegram = runtime.channels.get("telegram")
+        if telegram is None:
+            return None
+        try:
+            username = telegram.bot.username  # type: ignore[attr-defined]
+        except (AttributeError, RuntimeError):  # not connected yet
+            return None
+        return str(username) if username else None
+
     runtime.add_channel(
         WebchatChannel(
             secret=runtime.settings.secret,
@@ -221,6 +247,8 @@ def add_webchat(runtime: Runtime) -> None:
             history=history,
             max_message_chars=runtime.settings.max_message_chars,
             demo_customers=customers if runtime.settings.demo else None,
+            issue_link_code=link_code_issuer(runtime.pipeline.uow, runtime.clock, "webchat"),
+            telegram_bot_username=telegram_username,
         )
     )
 

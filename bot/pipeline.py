@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.commands import handle_link_command, parse_link_command
 from bot.facts import decision_input, order_in_question
+from bot.handoff import take_rating
 from bot.ports import PolicyPort, Responder, ResponderUnavailable, Understander
 from memory.conversations import continue_or_start
 from memory.identity import Claims, prove_by_order, resolve_identity
@@ -162,6 +163,17 @@ async def _record(
             found = await uow.conversations.get(conversation_id)
             assert found is not None, "a stored message always has its conversation"
             conversation = found
+        rated = await take_rating(uow, event, conversation.id, identity.customer_id, now)
+        if rated is not None:  # the answer to "how did we do?" after staff resolved it
+            return Outcome(
+                event.id,
+                conversation.id,
+                identity.customer_id,
+                None,
+                None,
+                reply=rated.text,
+                reply_message_id=rated.reply_message_id,
+            )
         if conversation.state in STAFF_STATES:
             # A person owns this conversation: the bot stays quiet, staff see the message.
             await uow.events.mark_done(event.id, now)

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         description="Serve the demo shop page at / (set by `threadline demo`).",
     )
 
+    staff_tokens: str | None = Field(
+        default=None,
+        validation_alias="THREADLINE_STAFF_TOKENS",
+        description="Staff console sign-in: name:token pairs, comma-separated.",
+    )
     # Telegram (a channel without its settings is off)
     telegram_bot_token: str | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN")
     telegram_webhook_secret: str | None = Field(

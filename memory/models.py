@@ -260,3 +260,79 @@ class Order(Base):
     tracking_number: Mapped[str | None] = mapped_column(String(128))
     tracking_url: Mapped[str | None] = mapped_column(String(500))
     source: Mapped[str] = mapped_column(String(32), default="json")
+
+
+class LinkCode(Base):
+    """A one-time code that links another channel's identity to the customer who asked.
+
+    Only the SHA-256 of the code is stored; it expires and can be used once.
+    """
+
+    __tablename__ = "link_codes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(Id, ForeignKey("customers.id"), index=True)
+    issued_to_identity_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("channel_identities.id")
+    )
+    issued_on: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = _ts()
+    expires_at: Mapped[datetime] = _ts()
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    used_by_identity_id: Mapped[int | None] = mapped_column(Id, ForeignKey("channel_identities.id"))
+
+
+class CustomerMerge(Base):
+    """One customer folded into another; ``merge_moves`` lists every row it moved."""
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kept_id: Mapped[int] = mapped_column(Id, ForeignKey("customers.id"), index=True)
+    merged_id: Mapped[int] = mapped_column(Id, ForeignKey("customers.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    method: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = _ts()
+    undone_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    undone_by: Mapped[str | None] = mapped_column(String(120))
+
+
+class MergeMove(Base):
+    """A row a merge moved from the merged customer to the kept one (for unmerge)."""
+
+    __tablename__ = "merge_moves"
+    __table_args__ = (Index("ix_merge_moves_merge_kind", "merge_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    merge_id: Mapped[int] = mapped_column(Id, ForeignKey("customer_merges.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # identity | conversation | message | order
+    row_id: Mapped[int | None] = mapped_column(Id)
+    order_id: Mapped[str | None] = mapped_column(String(64))
+    # A message folded into the kept customer's conversation: the one it came from.
+    conversation_id: Mapped[int | None] = mapped_column(Id)
+
+
+class IdentityEvent(Base):
+    """Append-only audit of who linked, unlinked, merged or unmerged what, how and when.
+
+    ``action``: link | link_refused | merge | unmerge; ``actor``: customer |
+    admin:<name>; ``method``: shop_login | email | order_email | link_code | admin.
+    """
+
+    __tablename__ = "identity_events"
+    __table_args__ = (
+        Index("ix_identity_events_from", "from_customer_id", "id"),
+        Index("ix_identity_events_to", "to_customer_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(120))
+    method: Mapped[str] = mapped_column(String(32))
+    identity_id: Mapped[int | None] = mapped_column(Id, ForeignKey("channel_identities.id"))
+    from_customer_id: Mapped[int | None] = mapped_column(Id, ForeignKey("customers.id"))
+    to_customer_id: Mapped[int | None] = mapped_column(Id, ForeignKey("customers.id"))
+    merge_id: Mapped[int | None] = mapped_column(Id, ForeignKey("customer_merges.id"))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = _ts()

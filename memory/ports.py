@@ -6,9 +6,9 @@ same protocols in ``fakes.py`` drive the pipeline's unit tests.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from memory.records import (
     ConversationRecord,
@@ -17,6 +17,9 @@ from memory.records import (
     IdentityRecord,
 )
 from memory.views import Context
+
+if TYPE_CHECKING:
+    from memory.linking import IssuedCode, Redemption
 
 
 class CustomerRepository(Protocol):
@@ -52,6 +55,17 @@ class IdentityRepository(Protocol):
     ) -> IdentityRecord: ...
     async def verify(self, identity_id: int, *, customer_id: int, via: str) -> None: ...
     async def touch(self, identity_id: int, now: datetime) -> None: ...
+    async def issue_link_code(
+        self, identity: IdentityRecord, *, channel: str, now: datetime
+    ) -> IssuedCode: ...
+    async def redeem_link_code(
+        self,
+        raw_code: str,
+        identity: IdentityRecord,
+        *,
+        now: datetime,
+        continuity_window: timedelta | None = None,
+    ) -> Redemption: ...
 
 
 class ConversationRepository(Protocol):

@@ -11,6 +11,7 @@ from aiohttp import WSMessage, WSMsgType, web
 
 from bot.messages import InboundMessage, OutboundMessage, Turn
 from channels.webchat.assets import WidgetAssets
+from channels.webchat.continue_elsewhere import BotUsername, ContinueOnTelegram, IssueLinkCode
 from channels.webchat.demo_page import DemoCustomers, render_demo_page
 from channels.webchat.identity import (
     IdentityError,
@@ -67,6 +68,8 @@ class WebchatChannel:
         history: History,
         max_message_chars: int = 4000,
         demo_customers: DemoCustomers | None = None,
+        issue_link_code: IssueLinkCode | None = None,
+        telegram_bot_username: BotUsername | None = None,
     ) -> None:
         if not secret:
             raise ValueError("the web chat needs a non-empty secret")
@@ -81,6 +84,16 @@ class WebchatChannel:
         self._unidentified: set[Connection] = set()
         self._assets = WidgetAssets()
         self._closing = False
+        self._telegram = (
+            ContinueOnTelegram(
+                secret=secret,
+                issue=issue_link_code,
+                bot_username=telegram_bot_username,
+                cors=_CORS,
+            )
+            if issue_link_code is not None and telegram_bot_username is not None
+            else None
+        )
 
     def routes(self) -> list[web.AbstractRouteDef]:
         routes: list[web.AbstractRouteDef] = [
@@ -92,6 +105,8 @@ class WebchatChannel:
         ]
         if self._demo_customers is not None:
             routes.append(web.get("/", self._demo_page))
+        if self._telegram is not None:
+            routes.extend(self._telegram.routes())
         return routes
 
     async def startup(self) -> None:
@@ -205,8 +220,14 @@ class WebchatChannel:
             await self._refuse(conn, CLOSE_INTERNAL_ERROR, "history is unavailable; retry")
             return False
         verified = user.verified_customer_ref is not None
+        elsewhere = ["telegram"] if self._telegram and self._telegram.available() else []
         return await conn.release(
-            ready_frame(user.external_user_id, verified=verified, max_chars=self._max_chars),
+            ready_frame(
+                user.external_user_id,
+                verified=verified,
+                max_chars=self._max_chars,
+                continue_on=elsewhere,
+            ),
             history_frame(turns),
         )
 

@@ -6,9 +6,10 @@ Client → server::
     {"type": "hello", "customer": {"id": "<shop customer id>", "hmac": "<hex>"}}
     {"type": "message", "text": "...", "client_id": "<uuid>"}
 
-Server → client: ``ready``, ``history``, ``ack``, ``message`` and ``error`` frames
-(built by the ``*_frame`` functions below). Anything else from the client is a
-:class:`ProtocolError`, which names what was wrong.
+Server → client: ``ready`` (with ``continue_on: ["telegram"]`` when the visitor can
+continue on Telegram: see ``continue_elsewhere.py``), ``history``, ``ack``, ``message``
+and ``error`` frames (built by the ``*_frame`` functions below). Anything else from the
+client is a :class:`ProtocolError`, which names what was wrong.
 """
 
 from __future__ import annotations
@@ -138,8 +139,18 @@ def _iso(at: datetime) -> str:
     return at.isoformat()
 
 
-def ready_frame(user: str, *, verified: bool, max_chars: int) -> dict[str, Any]:
-    return {"type": "ready", "user": user, "verified": verified, "max_chars": max_chars}
+def ready_frame(
+    user: str, *, verified: bool, max_chars: int, continue_on: list[str] | None = None
+) -> dict[str, Any]:
+    frame: dict[str, Any] = {
+        "type": "ready",
+        "user": user,
+        "verified": verified,
+        "max_chars": max_chars,
+    }
+    if continue_on:
+        frame["continue_on"] = continue_on  # channels the widget may offer to continue on
+    return frame
 
 
 def history_frame(turns: list[Turn]) -> dict[str, Any]:

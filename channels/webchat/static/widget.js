@@ -104,6 +104,14 @@
   var quick = el("div", { "class": "tl-quick", role: "group", "aria-label": "Suggested replies" });
   var notice = el("p", { "class": "tl-notice", role: "alert" });
   notice.hidden = true;
+  // "Continue on Telegram": shown only when the server says Telegram is on (ready frame).
+  var elsewhere = el("div", { "class": "tl-elsewhere" });
+  var telegramBtn = el("button", { type: "button", "class": "tl-telegram" },
+    "Continue on Telegram");
+  var elsewhereInfo = el("p", { "class": "tl-elsewhere-info", role: "status" });
+  elsewhere.appendChild(telegramBtn);
+  elsewhere.appendChild(elsewhereInfo);
+  elsewhere.hidden = true;
 
   var form = el("form", { "class": "tl-form" });
   var label = el("label", { "for": "tl-input", "class": "tl-sr" }, "Your message");
@@ -113,7 +121,7 @@
     "Send");
   form.appendChild(label); form.appendChild(input); form.appendChild(sendBtn);
 
-  [head, log, typing, quick, notice, form].forEach(function (n) { panel.appendChild(n); });
+  [head, elsewhere, log, typing, quick, notice, form].forEach(function (n) { panel.appendChild(n); });
   shadow.appendChild(panel);
   shadow.appendChild(bubble);
 
@@ -337,10 +345,45 @@
     scheduleReconnect();
   }
 
+  // ---- continue on Telegram ----------------------------------------------------
+  function credentials(hello) {
+    return hello.session ? { session: hello.session } : { customer: hello.customer };
+  }
+
+  function continueOnTelegram() {
+    telegramBtn.disabled = true;
+    elsewhereInfo.textContent = "Getting your link…";
+    helloFrame().then(function (hello) {
+      return fetch(new URL("webchat/link", serverBase).href, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(credentials(hello))
+      });
+    }).then(function (r) {
+      if (!r.ok) throw new Error("link request failed: " + r.status);
+      return r.json();
+    }).then(function (body) {
+      elsewhereInfo.textContent = "";
+      var a = el("a", { href: body.telegram, target: "_blank", rel: "noopener noreferrer",
+        "class": "tl-telegram-link" }, "Open Telegram");
+      elsewhereInfo.appendChild(a);
+      elsewhereInfo.appendChild(document.createTextNode(
+        " — or send /link " + body.code + " to our Telegram bot. The code works once, " +
+        "for 15 minutes, and Telegram will know this conversation."));
+      telegramBtn.disabled = false;
+    }).catch(function () {
+      elsewhereInfo.textContent = "We could not get a Telegram link right now. Please try again.";
+      telegramBtn.disabled = false;
+    });
+  }
+  telegramBtn.addEventListener("click", continueOnTelegram);
+
   function handleFrame(frame) {
     switch (frame.type) {
       case "ready":
         ready = true;
+        elsewhere.hidden = !(Array.isArray(frame.continue_on) &&
+          frame.continue_on.indexOf("telegram") !== -1);
         if (typeof frame.max_chars === "number" && frame.max_chars > 0) {
           MAX_CHARS = frame.max_chars;
           input.setAttribute("maxlength", String(MAX_CHARS));

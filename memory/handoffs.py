@@ -1,0 +1,373 @@
+"""Handoffs in the store: ownership changes, staff turns and the cards staff see.
+
+Every write takes an open session (the caller's transaction); the card and
+outcome queries open their own read session. Claiming is one conditional
+``UPDATE … WHERE state = 'waiting'``: whichever transaction updates the row
+first wins, on SQLite and PostgreSQL alike, and the other sees no row changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from memory.models import (
+    ChannelIdentity,
+    Conversation,
+    Customer,
+    Handoff,
+    InboundEvent,
+    Message,
+    Order,
+    OutboxItem,
+)
+
+OPEN_STATES = ("waiting", "claimed")
+RATING_REQUEST_KIND = "rating_request"
+RATING_THANKS_KIND = "rating_thanks"
+CARD_TURNS = 12
+CARD_ORDERS = 3
+MAX_CARDS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffRow:
+    id: int
+    conversation_id: int
+    customer_id: int
+    state: str
+    claimed_by: str | None
+    conversation_state: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reachable:
+    """Where the customer is now: the channel and user of their latest message."""
+
+    channel: str
+    external_user_id: str
+
+
+async def get_handoff(session: AsyncSession, handoff_id: int) -> HandoffRow | None:
+    row = (
+        await session.execute(
+            select(Handoff, Conversation.customer_id, Conversation.state)
+            .join(Conversation, Conversation.id == Handoff.conversation_id)
+            .where(Handoff.id == handoff_id)
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    handoff, customer_id, conversation_state = row
+    return HandoffRow(
+        id=handoff.id,
+        conversation_id=handoff.conversation_id,
+        customer_id=customer_id,
+        state=handoff.state,
+        claimed_by=handoff.claimed_by,
+        conversation_state=conversation_state,
+    )
+
+
+async def try_claim(session: AsyncSession, handoff_id: int, staff: str, now: datetime) -> bool:
+    """Take a waiting handoff for ``staff``; False when someone else changed it first."""
+    result = await session.execute(
+        update(Handoff)
+        .where(Handoff.id == handoff_id, Handoff.state == "waiting")
+        .values(state="claimed", claimed_by=staff, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1
+
+
+async def close_handoff(
+    session: AsyncSession, handoff_id: int, state: str, staff: str, now: datetime
+) -> bool:
+    """Close an open handoff as ``resolved`` or ``returned``; False if already closed."""
+    result = await session.execute(
+        update(Handoff)
+        .where(Handoff.id == handoff_id, Handoff.state.in_(OPEN_STATES))
+        .values(state=state, closed_at=now, claimed_by=func.coalesce(Handoff.claimed_by, staff))
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1
+
+
+async def set_conversation_state(
+    session: AsyncSession, conversation_id: int, state: str, now: datetime
+) -> None:
+    values: dict[str, Any] = {"state": state, "last_message_at": now}
+    if state == "resolved":
+        values["closed_at"] = now
+    elif state == "bot":
+        values.update(closed_at=None, consecutive_clarify=0, bot_failures=0)
+    await session.execute(
+        update(Conversation).where(Conversation.id == conversation_id).values(**values)
+    )
+
+
+async def current_reach(session: AsyncSession, customer_id: int) -> Reachable | None:
+    """The channel identity of the customer's most recent inbound message."""
+    row = (
+        await session.execute(
+            select(InboundEvent.channel, InboundEvent.external_user_id)
+            .join(Message, Message.inbound_event_id == InboundEvent.id)
+            .where(Message.customer_id == customer_id, Message.author == "customer")
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+    ).one_or_none()
+    if row is not None:
+        return Reachable(row[0], row[1])
+    identity = (
+        await session.execute(
+            select(ChannelIdentity.channel, ChannelIdentity.external_user_id)
+            .where(ChannelIdentity.customer_id == customer_id)
+            .order_by(ChannelIdentity.last_seen_at.desc(), ChannelIdentity.id.desc())
+            .limit(1)
+        )
+    ).one_or_none()
+    return Reachable(identity[0], identity[1]) if identity is not None else None
+
+
+async def add_turn(
+    session: AsyncSession,
+    *,
+    conversation_id: int,
+    customer_id: int,
+    author: str,
+    channel: str,
+    text: str,
+    now: datetime,
+    internal: bool = False,
+    meta: dict[str, Any] | None = None,
+) -> int:
+    row = Message(
+        conversation_id=conversation_id,
+        customer_id=customer_id,
+        author=author,
+        channel=channel,
+        text=text,
+        attachments=[],
+        internal=internal,
+        meta=meta or {},
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
+async def queue_delivery(
+    session: AsyncSession, *, message_id: int, conversation_id: int, to: Reachable, now: datetime
+) -> int:
+    row = OutboxItem(
+        message_id=message_id,
+        conversation_id=conversation_id,
+        channel=to.channel,
+        external_user_id=to.external_user_id,
+        state="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
+# --- the cards staff see -------------------------------------------------------------
+
+
+def _turn_json(m: Message) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "author": m.author,
+        "channel": m.channel,
+        "text": m.text,
+        "internal": m.internal,
+        "staff": (m.meta or {}).get("staff"),
+        "created_at": m.created_at.isoformat(),
+    }
+
+
+def _order_json(o: Order) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "status": o.status,
+        "total": f"{o.total:.2f}",
+        "currency": o.currency,
+        "created_at": o.created_at.isoformat(),
+        "tracking_number": o.tracking_number,
+    }
+
+
+async def open_handoff_cards(factory: async_sessionmaker[AsyncSession]) -> list[dict[str, Any]]:
+    """Waiting and claimed handoffs, oldest first, each with its context card (JSON)."""
+    async with factory() as session:
+        rows = (
+            await session.execute(
+                select(Handoff, Conversation, Customer)
+                .join(Conversation, Conversation.id == Handoff.conversation_id)
+                .join(Customer, Customer.id == Conversation.customer_id)
+                .where(Handoff.state.in_(OPEN_STATES))
+                .order_by(Handoff.created_at, Handoff.id)
+                .limit(MAX_CARDS)
+            )
+        ).all()
+        cards = []
+        for handoff, conversation, customer in rows:
+            reach = await current_reach(session, customer.id)
+            turns = (
+                await session.scalars(
+                    select(Message)
+                    .where(Message.conversation_id == conversation.id)
+                    .order_by(Message.id.desc())
+                    .limit(CARD_TURNS)
+                )
+            ).all()
+            orders = (
+                await session.scalars(
+                    select(Order)
+                    .where(Order.customer_id == customer.id)
+                    .order_by(Order.created_at.desc())
+                    .limit(CARD_ORDERS)
+                )
+            ).all()
+            cards.append(
+                {
+                    "id": handoff.id,
+                    "state": handoff.state,
+                    "queue": handoff.queue,
+                    "priority": handoff.priority,
+                    "rule_id": handoff.rule_id,
+                    "reason": handoff.reason,
+                    "claimed_by": handoff.claimed_by,
+                    "created_at": handoff.created_at.isoformat(),
+                    "conversation_id": conversation.id,
+                    "customer": {
+                        "id": customer.id,
+                        "name": customer.name,
+                        "email": customer.email,
+                        "channel": reach.channel if reach else conversation.channel,
+                    },
+                    "orders": [_order_json(o) for o in orders],
+                    "turns": [_turn_json(m) for m in reversed(turns)],
+                }
+            )
+        return cards
+
+
+async def store_version(factory: async_sessionmaker[AsyncSession]) -> int:
+    """The newest message id: every handoff change stores a turn or a system note, so the
+    cards change only when this does (cheap to poll)."""
+    async with factory() as session:
+        return int(await session.scalar(select(func.coalesce(func.max(Message.id), 0))) or 0)
+
+
+# --- outcomes -------------------------------------------------------------------------
+
+
+async def conversation_outcomes(
+    factory: async_sessionmaker[AsyncSession], *, since: datetime, reopen_days: int = 7
+) -> dict[str, Any]:
+    """Per conversation since ``since``: resolved by the bot or by staff, reopened within
+    ``reopen_days`` (the customer wrote again, on any channel), and the ratings given."""
+    async with factory() as session:
+        conversations = (
+            await session.execute(
+                select(Conversation.id, Conversation.customer_id, Conversation.last_message_at)
+                .where(Conversation.started_at >= since)
+                .order_by(Conversation.id)
+            )
+        ).all()
+        handoffs = (
+            await session.execute(
+                select(Handoff.conversation_id, Handoff.state, Handoff.closed_at)
+                .join(Conversation, Conversation.id == Handoff.conversation_id)
+                .where(Conversation.started_at >= since)
+                .order_by(Handoff.id)
+            )
+        ).all()
+        ratings = (
+            await session.execute(
+                select(Message.customer_id, Message.created_at, Message.meta)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(
+                    Conversation.started_at >= since,
+                    Message.author == "bot",
+                    Message.meta["kind"].as_string() == RATING_THANKS_KIND,
+                )
+            )
+        ).all()
+    staff_closed: dict[int, datetime] = {}
+    escalated: set[int] = set()
+    for conversation_id, state, closed_at in handoffs:
+        escalated.add(conversation_id)
+        if state == "resolved" and closed_at is not None:
+            staff_closed[conversation_id] = closed_at
+    scores = [
+        int(meta["rating"])
+        for _, _, meta in ratings
+        if isinstance(meta, dict) and isinstance(meta.get("rating"), int)
+    ]
+    # A rating answers the question asked at resolve: that is not coming back.
+    rating_turns = {(customer_id, at) for customer_id, at, _ in ratings}
+    window = timedelta(days=reopen_days)
+    customers = {c for i, c, _ in conversations if i in staff_closed}
+    by_customer = await _customer_turns_after(factory, customers, staff_closed)
+    by_bot = by_staff = reopened = 0
+    for conversation_id, customer_id, _last in conversations:
+        if conversation_id in staff_closed:
+            by_staff += 1
+            closed = staff_closed[conversation_id]
+            later = [
+                at
+                for at in by_customer.get(customer_id, [])
+                if closed < at <= closed + window and (customer_id, at) not in rating_turns
+            ]
+            if later:
+                reopened += 1
+        elif conversation_id not in escalated:
+            by_bot += 1
+    return {
+        "conversations": len(conversations),
+        "resolved_by_bot": by_bot,
+        "resolved_by_staff": by_staff,
+        "escalated": len(escalated),
+        "reopened_within_days": reopen_days,
+        "reopened": reopened,
+        "ratings": len(scores),
+        "average_rating": round(sum(scores) / len(scores), 2) if scores else None,
+    }
+
+
+async def _customer_turns_after(
+    factory: async_sessionmaker[AsyncSession],
+    customers: set[int],
+    staff_closed: dict[int, datetime],
+) -> dict[int, list[datetime]]:
+    """When the customers of staff-resolved conversations wrote after the first close."""
+    if not customers:
+        return {}
+    async with factory() as session:
+        rows = (
+            await session.execute(
+                select(Message.customer_id, Message.created_at).where(
+                    Message.author == "customer",
+                    Message.customer_id.in_(customers),
+                    Message.created_at > min(staff_closed.values()),
+                )
+            )
+        ).all()
+    by_customer: dict[int, list[datetime]] = {}
+    for customer_id, at in rows:
+        by_customer.setdefault(customer_id, []).append(at)
+    return by_customer
