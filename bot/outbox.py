@@ -9,8 +9,6 @@ waits for the retry.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -19,6 +17,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.messages import Author, OutboundMessage, SendError
+from bot.polling_loop import PollingLoop
 from memory.queues import (
     claim_outbox,
     mark_send_failed,
@@ -68,41 +67,20 @@ class OutboxSender:
         self._factory = factory
         self._senders = dict(senders)
         self._clock = clock
-        self._poll = poll_interval
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = PollingLoop("outbox", self.run_once, poll_interval=poll_interval)
 
     def wake(self) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     def add_sender(self, channel: str, sender: Sender) -> None:
         self._senders[channel] = sender
 
     async def start(self) -> None:
-        if self._task is None and self._senders:
-            self._task = asyncio.create_task(self._run(), name="outbox")
+        if self._senders:
+            await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                sent = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox cycle failed; retrying")
-                sent = 0
-            if sent:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+        await self._loop.stop()
 
     async def run_once(self) -> int:
         items = await claim_outbox(self._factory, channels=list(self._senders), now=self._clock())

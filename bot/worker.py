@@ -7,7 +7,6 @@ Woken at once by the ingestor after each commit; otherwise polls.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -16,6 +15,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.pipeline import Outcome, PipelineDeps, handle_event
+from bot.polling_loop import PollingLoop
 from memory.queues import claim_events, mark_event_failed
 from memory.records import EventRecord
 
@@ -36,40 +36,18 @@ class Worker:
         self._factory = factory
         self._deps = deps
         self._concurrency = max(1, concurrency)
-        self._poll = poll_interval
         self._on_processed = on_processed
         self._clock = clock
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = PollingLoop("worker", self.run_once, poll_interval=poll_interval)
 
     def wake(self, _count: int = 0) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="worker")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def run(self) -> None:
-        while True:
-            try:
-                processed = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("worker cycle failed; retrying")
-                processed = 0
-            if processed:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+        await self._loop.stop()
 
     async def run_once(self) -> int:
         """Claim and process one batch; returns how many events were handled."""

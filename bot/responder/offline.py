@@ -160,8 +160,10 @@ class OfflineResponder:
 
     def _order_reply(self, intent: str, context: Context, signals: Signals) -> Reply | None:
         refs = signals.entities.get(ORDER_NUMBER, ())
-        if intent == "delivery_time" and not refs and not (
-            has_open_order(context.orders) and PERSONAL.search(signals.text)
+        if (
+            intent == "delivery_time"
+            and not refs
+            and not (has_open_order(context.orders) and PERSONAL.search(signals.text))
         ):
             # "How long does shipping take?" is the shipping policy, not their parcel.
             return None

@@ -12,18 +12,11 @@ from aiohttp import web
 
 from bot.messages import InboundMessage, Turn
 from channels.webchat import WebchatChannel
+from tests.conftest import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
 SECRET = "widget-link-secret"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PAGE = '<!doctype html><body><script src="/widget/widget.js"></script></body>'
 
 
@@ -41,18 +34,6 @@ class Shop:
     async def issue(self, user: str, ref: str | None) -> tuple[str, datetime]:
         self.asked.append((user, ref))
         return "W4RTU334", datetime.now(UTC) + timedelta(minutes=15)
-
-
-@pytest.fixture
-def chromium() -> Path:
-    path = Path("/usr/bin/chromium")
-    if not path.exists():
-        pytest.skip(f"no Chromium at {path} (Debian: apt-get install chromium)")
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        pytest.skip("the playwright package is not installed (pip install playwright)")
-    return path
 
 
 @pytest.fixture

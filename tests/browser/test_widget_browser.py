@@ -16,18 +16,11 @@ from aiohttp import web
 
 from bot.messages import Author, InboundMessage, OutboundMessage, Turn
 from channels.webchat import WebchatChannel, customer_hmac
+from tests.conftest import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
 SECRET = "widget-browser-secret"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @dataclass
@@ -59,18 +52,6 @@ class Served:
     url: str
     channel: WebchatChannel
     inbox: Inbox
-
-
-@pytest.fixture
-def chromium() -> Path:
-    path = Path("/usr/bin/chromium")
-    if not path.exists():
-        pytest.skip(f"no Chromium at {path} (Debian: apt-get install chromium)")
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        pytest.skip("the playwright package is not installed (pip install playwright)")
-    return path
 
 
 @pytest.fixture
