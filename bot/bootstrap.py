@@ -27,7 +27,7 @@ from bot.policy_runtime import PolicyRuntime
 from bot.ports import OfflineUnderstander, Responder, Understander
 from bot.responder import OfflineResponder, Templates
 from bot.settings import Settings
-from bot.wire_llm import llm_parts
+from bot.wire_llm import llm_parts, llm_summarizer
 from bot.worker import Worker
 from memory.db import create_engine, make_read_session_factory, make_session_factory
 from memory.demo import KNOWLEDGE_DIR
@@ -183,6 +183,7 @@ def build_runtime(
         worker = Worker(
             factory,
             deps,
+            summarize=llm_summarizer(settings),
             concurrency=1 if settings.is_sqlite else 4,
             poll_interval=worker_poll_interval,
             on_processed=on_processed,

@@ -118,7 +118,8 @@ async def handle_link_command(
         customer_id = redemption.customer_id
         minutes = int(CODE_TTL / timedelta(minutes=1))
         text, result = REPLIES[redemption.result].format(minutes=minutes), redemption.result.value
-    conversation = await continue_or_start(uow, customer_id, event.channel, now, continuity_window)
+    thread = await continue_or_start(uow, customer_id, event.channel, now, continuity_window)
+    conversation = thread.conversation
     await uow.messages.add(
         conversation_id=conversation.id,
         customer_id=customer_id,

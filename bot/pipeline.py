@@ -55,6 +55,8 @@ class Outcome:
     reply: str | None = None
     reply_message_id: int | None = None
     handoff_id: int | None = None
+    # A conversation this message closed (its summary may be rewritten by a model).
+    closed_conversation_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,7 @@ class _Recorded:
     signals: Signals
     order: OrderView | None
     order_named: bool
+    closed_conversation_id: int | None = None
 
 
 async def _record(
@@ -143,10 +146,12 @@ async def _record(
                 )
                 just_proven = identity.verified
         stored = await uow.messages.for_event(event.id)
+        closed_id = None
         if stored is None:
-            conversation = await continue_or_start(
+            thread = await continue_or_start(
                 uow, identity.customer_id, event.channel, now, deps.policy.continuity_window
             )
+            conversation, closed_id = thread.conversation, thread.closed_id
             message_id = await uow.messages.add(
                 conversation_id=conversation.id,
                 customer_id=identity.customer_id,
@@ -199,7 +204,14 @@ async def _record(
         order, order_named = await order_in_question(context, signals, deps.orders)
         await uow.commit()
     return _Recorded(
-        identity.customer_id, conversation, message_id, context, signals, order, order_named
+        identity.customer_id,
+        conversation,
+        message_id,
+        context,
+        signals,
+        order,
+        order_named,
+        closed_id,
     )
 
 
@@ -273,6 +285,7 @@ async def _store_act(
         reply=act.text,
         reply_message_id=reply_id,
         handoff_id=handoff_id,
+        closed_conversation_id=recorded.closed_conversation_id,
     )
 
 

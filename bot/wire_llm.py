@@ -7,10 +7,17 @@ that provider's own settings (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY`` …), as
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from bot.llm import LlmClient, LlmResponder, LlmUnderstander, ModelSpec, Prompts
+from bot.llm import (
+    LlmClient,
+    LlmResponder,
+    LlmUnderstander,
+    ModelSpec,
+    Prompts,
+    summarize_conversation,
+)
 from bot.nlu import SHIPPED_INTENTS, IntentCatalog, OfflineUnderstanding, load_intents
 from bot.ports import OfflineUnderstander, Responder, Understander
 from bot.responder import OfflineResponder
@@ -89,3 +96,18 @@ def _catalog(settings: Settings, offline: Understander) -> IntentCatalog:
 
 def _provider(model: str) -> str:
     return model.split("/", 1)[0] if "/" in model else ""
+
+
+def llm_summarizer(
+    settings: Settings,
+) -> Callable[[list[tuple[str, str]]], Awaitable[str]] | None:
+    """Summaries of closed conversations by the model; None without one (extractive stays)."""
+    client = llm_client(settings)
+    if client is None:
+        return None
+    prompts = Prompts.load(settings.prompts_path)
+
+    async def summarize(turns: list[tuple[str, str]]) -> str:
+        return await summarize_conversation(turns, client=client, prompts=prompts)
+
+    return summarize

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.pipeline import Outcome, PipelineDeps, handle_event
 from bot.polling_loop import PollingLoop
+from bot.summaries import Summarize, refresh_summary
 from memory.queues import claim_events, mark_event_failed
 from memory.records import EventRecord
 
@@ -31,12 +32,14 @@ class Worker:
         concurrency: int = 1,
         poll_interval: float = 1.0,
         on_processed: Callable[[Outcome], Awaitable[None]] | None = None,
+        summarize: Summarize | None = None,
         clock: Callable[[], datetime],
     ) -> None:
         self._factory = factory
         self._deps = deps
         self._concurrency = max(1, concurrency)
         self._on_processed = on_processed
+        self._summarize = summarize
         self._clock = clock
         self._loop = PollingLoop("worker", self.run_once, poll_interval=poll_interval)
 
@@ -78,6 +81,13 @@ class Worker:
             return False
         if self._on_processed is not None:
             await self._on_processed(outcome)
+        if outcome.closed_conversation_id is not None and self._summarize is not None:
+            try:
+                await refresh_summary(
+                    self._deps.uow, outcome.closed_conversation_id, self._summarize
+                )
+            except Exception:  # the extractive summary stays
+                log.exception("summary of conversation %s failed", outcome.closed_conversation_id)
         return True
 
     async def drain(self) -> None:

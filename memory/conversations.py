@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from memory.ports import UnitOfWork
@@ -26,9 +27,17 @@ def summarize_extractive(turns: list[tuple[str, str]]) -> str:
     return summary if len(summary) <= SUMMARY_CHARS else summary[: SUMMARY_CHARS - 1] + "…"
 
 
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """The conversation a message belongs to, and the one it closed (if it started anew)."""
+
+    conversation: ConversationRecord
+    closed_id: int | None = None
+
+
 async def continue_or_start(
     uow: UnitOfWork, customer_id: int, channel: str, now: datetime, window: timedelta
-) -> ConversationRecord:
+) -> Thread:
     """The customer's conversation continues on any channel within ``window``.
 
     A resolved one within the window reopens with the bot; an older one is
@@ -42,7 +51,7 @@ async def continue_or_start(
             state = "bot"
             fields.update(state="bot", closed_at=None, consecutive_clarify=0, bot_failures=0)
         await uow.conversations.update(latest.id, **fields)
-        return ConversationRecord(
+        continued = ConversationRecord(
             id=latest.id,
             customer_id=customer_id,
             state=state,
@@ -52,9 +61,12 @@ async def continue_or_start(
             consecutive_clarify=0 if state != latest.state else latest.consecutive_clarify,
             bot_failures=0 if state != latest.state else latest.bot_failures,
         )
+        return Thread(continued)
+    closed_id = None
     if latest is not None and latest.closed_at is None:
         turns = await uow.messages.texts(latest.id, SUMMARY_TURNS)
         await uow.conversations.update(
             latest.id, closed_at=now, summary=summarize_extractive(turns)
         )
-    return await uow.conversations.start(customer_id, channel, now)
+        closed_id = latest.id
+    return Thread(await uow.conversations.start(customer_id, channel, now), closed_id)

@@ -80,6 +80,7 @@ class StoreData:
     handoffs: dict[int, HandoffRecord] = field(default_factory=dict)
     outbox: list[StoredOutbox] = field(default_factory=list)
     done_events: set[int] = field(default_factory=set)
+    summaries: dict[int, str] = field(default_factory=dict)
     # hash → (customer, identity that asked, expires at, used)
     link_codes: dict[str, tuple[int, int, datetime, bool]] = field(default_factory=dict)
     identity_events: list[dict[str, Any]] = field(default_factory=list)
@@ -277,6 +278,8 @@ class _Conversations(_Repo):
         return record
 
     async def update(self, conversation_id: int, **fields: Any) -> None:
+        if "summary" in fields:
+            self.d.summaries[conversation_id] = fields["summary"]
         known = {k: v for k, v in fields.items() if k != "summary"}
         self.d.conversations[conversation_id] = replace(
             self.d.conversations[conversation_id], **known

@@ -10,6 +10,7 @@ import pytest
 
 from bot.pipeline import PipelineDeps, handle_event
 from bot.policy_runtime import PolicyRuntime
+from bot.summaries import refresh_summary
 from memory.fakes import InMemoryStore
 from memory.orders import InMemoryOrderSource
 from memory.records import EventRecord
@@ -230,3 +231,26 @@ async def test_a_crash_after_recording_the_turn_is_retried_without_doubling(
     assert [m.author for m in data.messages] == ["customer", "bot"]
     assert len(data.decisions) == len(data.outbox) == 1
     assert data.done_events == {7}
+
+
+async def test_a_closed_conversation_can_be_summarized_again_outside_the_store(
+    world: World,
+) -> None:
+    first = await world.say("shipping_info: how long to Spain?")
+    world.now[0] += timedelta(days=3)
+    second = await world.say("shipping_info: and to Italy?")
+    assert second.closed_conversation_id == first.conversation_id
+    extractive = world.store.data.summaries[first.conversation_id]
+    assert extractive.startswith("Customer asked: shipping_info: how long to Spain?")
+
+    seen: list[list[tuple[str, str]]] = []
+
+    async def model(turns: list[tuple[str, str]]) -> str:
+        seen.append(turns)
+        return "Asked about delivery times to Spain; answered 2-4 days."
+
+    summary = await refresh_summary(world.store, first.conversation_id, model)
+    assert summary == world.store.data.summaries[first.conversation_id]
+    assert seen == [
+        [("customer", "shipping_info: how long to Spain?"), ("bot", "Shipping takes 2-4 days.")]
+    ]

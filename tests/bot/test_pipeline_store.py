@@ -10,6 +10,7 @@ from bot.bootstrap import build_runtime
 from bot.messages import SendError
 from bot.ports import OfflineUnderstander
 from bot.settings import Settings
+from bot.worker import Worker
 from memory.models import (
     ChannelIdentity,
     Conversation,
@@ -181,3 +182,17 @@ async def test_order_number_and_the_email_on_it_verify_the_customer(h: Harness) 
     proven = await h.say("anon-10", f"order {order.id}, email {order.email.upper()}")
     assert proven.metadata["action"] == "answer"
     assert order.tracking_number and order.tracking_number in proven.text
+
+
+async def test_the_worker_rewrites_a_closed_conversations_summary(h: Harness) -> None:
+    async def model(turns: list[tuple[str, str]]) -> str:
+        return f"{len(turns)} turns, first: {turns[0][1]}"
+
+    h.runtime.worker = Worker(
+        h.runtime.session_factory, h.runtime.pipeline, summarize=model, clock=h.clock
+    )
+    await h.say("anon-11", "How long does shipping take?")
+    h.clock.now += timedelta(days=10)
+    await h.say("anon-11", "what is your returns policy?")
+    first, _ = sorted(await rows(h, Conversation), key=lambda c: c.id)
+    assert first.summary == "2 turns, first: How long does shipping take?"
