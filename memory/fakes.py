@@ -300,6 +300,7 @@ class _Messages(_Repo):
         inbound_event_id: int | None = None,
         order_ref: str | None = None,
         meta: dict[str, Any] | None = None,
+        internal: bool = False,
     ) -> int:
         if inbound_event_id is not None and any(
             m.inbound_event_id == inbound_event_id for m in self.d.messages

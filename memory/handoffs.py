@@ -23,8 +23,8 @@ from memory.models import (
     InboundEvent,
     Message,
     Order,
-    OutboxItem,
 )
+from memory.sql_repositories import SqlMessages, SqlOutbox
 
 OPEN_STATES = ("waiting", "claimed")
 RATING_REQUEST_KIND = "rating_request"
@@ -149,38 +149,28 @@ async def add_turn(
     internal: bool = False,
     meta: dict[str, Any] | None = None,
 ) -> int:
-    row = Message(
+    return await SqlMessages(session).add(
         conversation_id=conversation_id,
         customer_id=customer_id,
         author=author,
         channel=channel,
         text=text,
-        attachments=[],
+        now=now,
+        meta=meta,
         internal=internal,
-        meta=meta or {},
-        created_at=now,
     )
-    session.add(row)
-    await session.flush()
-    return row.id
 
 
 async def queue_delivery(
     session: AsyncSession, *, message_id: int, conversation_id: int, to: Reachable, now: datetime
 ) -> int:
-    row = OutboxItem(
+    return await SqlOutbox(session).enqueue(
         message_id=message_id,
         conversation_id=conversation_id,
         channel=to.channel,
         external_user_id=to.external_user_id,
-        state="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
+        now=now,
     )
-    session.add(row)
-    await session.flush()
-    return row.id
 
 
 # --- the cards staff see -------------------------------------------------------------

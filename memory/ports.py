@@ -89,6 +89,7 @@ class MessageRepository(Protocol):
         inbound_event_id: int | None = None,
         order_ref: str | None = None,
         meta: dict[str, Any] | None = None,
+        internal: bool = False,
     ) -> int: ...
     async def texts(self, conversation_id: int, limit: int) -> list[tuple[str, str]]: ...
     async def for_event(self, inbound_event_id: int) -> tuple[int, int] | None:

@@ -315,6 +315,7 @@ class SqlMessages:
         inbound_event_id: int | None = None,
         order_ref: str | None = None,
         meta: dict[str, Any] | None = None,
+        internal: bool = False,
     ) -> int:
         row = Message(
             conversation_id=conversation_id,
@@ -325,7 +326,7 @@ class SqlMessages:
             attachments=attachments or [],
             inbound_event_id=inbound_event_id,
             order_ref=order_ref,
-            internal=False,
+            internal=internal,
             meta=meta or {},
             created_at=now,
         )

@@ -18,15 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from bot.app import build_app
-from bot.bootstrap import add_webchat, build_runtime
-from bot.settings import Settings
-from memory.db import create_engine, make_session_factory
 from memory.demo import KNOWLEDGE_DIR, SHOP_FILE
-from memory.importer import import_file
-from memory.migrate import migrate
+from tests.browser.demo_server import demo_app
 
 pytestmark = pytest.mark.browser
 
@@ -37,29 +31,8 @@ REPLY_TIMEOUT_MS = 15_000
 @pytest.fixture
 async def demo_url(tmp_path: Path) -> AsyncIterator[str]:
     """The real app with the demo shop loaded, on a free port of 127.0.0.1."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
-    engine = create_engine(url)
-    try:
-        await migrate(engine)
-        report = await import_file(make_session_factory(engine), SHOP_FILE, rebase_dates=True)
-    finally:
-        await engine.dispose()
-    assert not report.errors, report.errors
-
-    settings = Settings(
-        DATABASE_URL=url, THREADLINE_DEMO=True, THREADLINE_SECRET="browser-test-secret"
-    )
-    runtime = build_runtime(settings)
-    add_webchat(runtime)
-    runner = web.AppRunner(build_app(runtime), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with demo_app(tmp_path) as url:
+        yield url
 
 
 def _shop_order(order_id: str) -> dict[str, Any]:

@@ -15,16 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from bot.app import build_app
-from bot.bootstrap import add_webchat, build_runtime
-from bot.settings import Settings
+from bot.bootstrap import Runtime
 from bot.wire_staff_console import add_staff_console
-from memory.db import create_engine, make_session_factory
-from memory.demo import SHOP_FILE
-from memory.importer import import_file
-from memory.migrate import migrate
+from tests.browser.demo_server import demo_app
 
 pytestmark = pytest.mark.browser
 
@@ -36,30 +30,12 @@ STAFF_TOKEN = "browser-staff-token-7f3a"
 @pytest.fixture
 async def shop_url(tmp_path: Path) -> AsyncIterator[str]:
     """The real app with the demo shop, the web chat and the staff console."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
-    engine = create_engine(url)
-    try:
-        await migrate(engine)
-        report = await import_file(make_session_factory(engine), SHOP_FILE, rebase_dates=True)
-    finally:
-        await engine.dispose()
-    assert not report.errors, report.errors
 
-    settings = Settings(
-        DATABASE_URL=url, THREADLINE_DEMO=True, THREADLINE_SECRET="browser-test-secret"
-    )
-    runtime = build_runtime(settings)
-    add_webchat(runtime)
-    assert add_staff_console(runtime, tokens=f"alice:{STAFF_TOKEN}")
-    runner = web.AppRunner(build_app(runtime), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    def with_console(runtime: Runtime) -> None:
+        assert add_staff_console(runtime, tokens=f"alice:{STAFF_TOKEN}")
+
+    async with demo_app(tmp_path, with_console) as url:
+        yield url
 
 
 async def test_staff_sign_in_claim_and_reply_reaches_the_customers_web_chat(
