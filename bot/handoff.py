@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -118,23 +119,8 @@ async def staff_reply(deps: HandoffDeps, handoff_id: int, staff: str, text: str)
     now = deps.clock()
     async with deps.session_factory() as session, session.begin():
         handoff = await _owned(session, handoff_id, staff)
-        to = await _reach(session, handoff)
-        message_id = await add_turn(
-            session,
-            conversation_id=handoff.conversation_id,
-            customer_id=handoff.customer_id,
-            author="staff",
-            channel=to.channel,
-            text=body,
-            now=now,
-            meta={"staff": staff, "handoff_id": handoff_id},
-        )
-        await queue_delivery(
-            session,
-            message_id=message_id,
-            conversation_id=handoff.conversation_id,
-            to=to,
-            now=now,
+        message_id, to = await _say_to_customer(
+            session, handoff, "staff", body, {"staff": staff, "handoff_id": handoff_id}, now
         )
     deps.on_queued()
     return StaffAction(handoff_id, handoff.conversation_id, message_id, to)
@@ -208,19 +194,8 @@ async def _close(
         verb = "resolved the conversation" if handoff_state == "resolved" else "handed back to bot"
         await _system_note(session, handoff, f"{staff} {verb}", now)
         await set_conversation_state(session, handoff.conversation_id, conversation_state, now)
-        to = await _reach(session, handoff)
-        message_id = await add_turn(
-            session,
-            conversation_id=handoff.conversation_id,
-            customer_id=handoff.customer_id,
-            author="bot",
-            channel=to.channel,
-            text=text,
-            now=now,
-            meta={**meta, "handoff_id": handoff_id, "staff": staff},
-        )
-        await queue_delivery(
-            session, message_id=message_id, conversation_id=handoff.conversation_id, to=to, now=now
+        message_id, to = await _say_to_customer(
+            session, handoff, "bot", text, {**meta, "handoff_id": handoff_id, "staff": staff}, now
         )
     deps.on_queued()
     log.info("handoff %s %s by %s", handoff_id, handoff_state, staff)
@@ -327,6 +302,32 @@ async def _reach(session: AsyncSession, handoff: HandoffRow) -> Reachable:
     if to is None:
         raise HandoffError(f"the customer of handoff {handoff.id} has no channel to reach")
     return to
+
+
+async def _say_to_customer(
+    session: AsyncSession,
+    handoff: HandoffRow,
+    author: str,
+    text: str,
+    meta: dict[str, Any],
+    now: datetime,
+) -> tuple[int, Reachable]:
+    """Store a turn and queue it to the channel the customer wrote on last."""
+    to = await _reach(session, handoff)
+    message_id = await add_turn(
+        session,
+        conversation_id=handoff.conversation_id,
+        customer_id=handoff.customer_id,
+        author=author,
+        channel=to.channel,
+        text=text,
+        now=now,
+        meta=meta,
+    )
+    await queue_delivery(
+        session, message_id=message_id, conversation_id=handoff.conversation_id, to=to, now=now
+    )
+    return message_id, to
 
 
 async def _system_note(session: AsyncSession, handoff: HandoffRow, text: str, now: datetime) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -28,6 +28,28 @@ class OfflineUnderstander:
 
     async def understand(self, text: str, channel: str) -> Signals:
         return self.inner.understand(text, channel)
+
+
+class KnowledgeEntryLike(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def answer(self) -> str: ...
+
+
+class KnowledgeHitLike(Protocol):
+    @property
+    def entry(self) -> KnowledgeEntryLike: ...
+    @property
+    def confidence(self) -> float: ...
+
+
+class KnowledgeSearch(Protocol):
+    """The knowledge base as responders use it (``memory.knowledge.KnowledgeBase``)."""
+
+    def search(self, query: str, k: int = 3) -> Sequence[KnowledgeHitLike]: ...
 
 
 class ResponderUnavailable(Exception):

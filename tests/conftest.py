@@ -162,7 +162,7 @@ def postgres_database() -> Iterator[str]:
     if reason is not None:
         if IN_CI:
             pytest.fail(f"CI needs PostgreSQL: {reason}")
-        pytest.skip(reason)
+        pytest.skip(reason)  # a laptop without Chromium: reported as skipped, with the reason
     yield database
     asyncio.run(_pg_drop(database))
 
@@ -228,7 +228,7 @@ def chromium() -> Path:
     if reason is not None:
         if REQUIRE_BROWSER or IN_CI:
             pytest.fail(f"browser tests must run here: {reason}")
-        pytest.skip(reason)
+        pytest.skip(reason)  # a laptop without Chromium: reported as skipped, with the reason
     return CHROMIUM
 
 

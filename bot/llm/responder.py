@@ -22,8 +22,8 @@ from bot.llm.client import Completion, LlmClient, LlmUnavailable
 from bot.llm.conversation import build_messages
 from bot.llm.prompts import Prompts
 from bot.llm.redaction import contact_details, order_mentions
-from bot.llm.tools import CustomerTools, KnowledgeSearch, allowed_tools
-from bot.ports import ResponderUnavailable
+from bot.llm.tools import CustomerTools, allowed_tools
+from bot.ports import KnowledgeSearch, ResponderUnavailable
 from bot.responder import OfflineResponder, Reply
 from memory.orders import OrderSource
 from memory.views import Context

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from bot.llm.access import OrderAccess, Refusal
 from bot.llm.redaction import Redactor
+from bot.ports import KnowledgeSearch
 from memory.views import OrderView
 
 MY_ORDERS = "my_orders"
@@ -62,26 +63,6 @@ SPECS: dict[str, dict[str, Any]] = {
         },
     },
 }
-
-
-class KnowledgeEntryLike(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def answer(self) -> str: ...
-
-
-class KnowledgeHitLike(Protocol):
-    @property
-    def entry(self) -> KnowledgeEntryLike: ...
-    @property
-    def confidence(self) -> float: ...
-
-
-class KnowledgeSearch(Protocol):
-    def search(self, query: str, k: int = 3) -> Sequence[KnowledgeHitLike]: ...
 
 
 def allowed_tools(decision_tools: Sequence[str] | None) -> tuple[str, ...]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
+from bot.ports import KnowledgeSearch
 from bot.responder.fields import general_fields, merged, order_fields, order_list, return_deadline
 from bot.responder.order_choice import (
     Ambiguous,
@@ -56,24 +57,6 @@ class Reply:
     order_id: str | None = None
     quick_replies: tuple[str, ...] = ()
     usage: Mapping[str, Any] | None = None  # model tokens/cost/latency; none offline
-
-
-class KnowledgeEntryLike(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def answer(self) -> str: ...
-
-
-class KnowledgeHitLike(Protocol):
-    @property
-    def entry(self) -> KnowledgeEntryLike: ...
-    @property
-    def confidence(self) -> float: ...
-
-
-class KnowledgeSearch(Protocol):
-    def search(self, query: str, k: int = 3) -> Sequence[KnowledgeHitLike]: ...
 
 
 def _utc_now() -> datetime:
