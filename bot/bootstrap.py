@@ -27,6 +27,7 @@ from bot.policy_runtime import PolicyRuntime
 from bot.ports import OfflineUnderstander, Responder, Understander
 from bot.responder import OfflineResponder, Templates
 from bot.settings import Settings
+from bot.sla import SlaWatcher
 from bot.wire_llm import llm_parts, llm_summarizer
 from bot.worker import Worker
 from memory.db import create_engine, make_read_session_factory, make_session_factory
@@ -63,6 +64,10 @@ class Runtime:
     outbox: OutboxSender
     channels: dict[str, Channel] = field(default_factory=dict)
     clock: Callable[[], datetime] = utcnow
+    # Set when staff Slack is wired (bot.wire_staff_slack): wakes its post sender.
+    wake_staff_posts: Callable[[], None] = lambda: None
+    # Raises and reposts handoffs nobody claimed in time (bot.sla); set by build_runtime.
+    sla: SlaWatcher | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def ingest(self, msg: InboundMessage) -> bool:
@@ -97,6 +102,8 @@ class Runtime:
         if self.worker is not None:
             await self.worker.start()
         await self.outbox.start()
+        if self.sla is not None:
+            await self.sla.start()
         self._tasks.append(asyncio.create_task(self.policy.watch(), name="policy-watch"))
         log.info(
             "Threadline started: channels on: %s; worker: %s; policy %s",
@@ -112,6 +119,8 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.sla is not None:
+            await self.sla.stop()
         await self.outbox.stop()
         if self.worker is not None:
             await self.worker.stop()
@@ -171,6 +180,7 @@ def build_runtime(
         responder=chosen_responder,
         orders=orders,
         clock=clock,
+        staff_slack=staff_slack_configured(settings),
     )
     outbox = OutboxSender(factory, {}, clock=clock)
     run_worker = settings.embedded_worker if embedded_worker is None else embedded_worker
@@ -179,6 +189,9 @@ def build_runtime(
 
         async def on_processed(outcome: Outcome) -> None:
             await _notify_outbox(outbox, outcome)
+            if deps.staff_slack:
+                # A new card or a mirrored turn may be waiting (``runtime`` exists by then).
+                runtime.wake_staff_posts()
 
         worker = Worker(
             factory,
@@ -194,7 +207,7 @@ def build_runtime(
         writers=1 if settings.is_sqlite else 2,
         on_stored=worker.wake if worker is not None else None,
     )
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         engine=engine,
         session_factory=factory,
@@ -206,16 +219,36 @@ def build_runtime(
         outbox=outbox,
         clock=clock,
     )
+    # Web and worker processes both run it: its conditional updates never double a repost.
+    runtime.sla = SlaWatcher(
+        factory,
+        policy.staff_wait,
+        clock=clock,
+        staff_slack=deps.staff_slack,
+        on_staff_post=lambda: runtime.wake_staff_posts(),
+    )
+    return runtime
+
+
+def staff_slack_configured(settings: Settings) -> bool:
+    """Handoffs go to staff Slack: a staff channel and a Slack app to post with."""
+    return bool(
+        settings.slack_staff_channel
+        and settings.slack_bot_token
+        and (settings.slack_signing_secret or settings.slack_app_token)
+    )
 
 
 def add_web_channels(runtime: Runtime) -> None:
     """Every channel the web process serves: web chat always, the others when configured."""
     from bot.wire_slack import add_slack
     from bot.wire_staff_console import add_staff_console
+    from bot.wire_staff_slack import add_staff_slack
     from bot.wire_telegram import add_telegram
 
     add_telegram(runtime)
     add_slack(runtime)
+    add_staff_slack(runtime)
     add_webchat(runtime)
     add_staff_console(runtime)
 

@@ -229,6 +229,8 @@ def _register_admin_commands() -> None:
     """Admin command groups that live in their own modules."""
     from bot.cli_customers import customers
     from bot.cli_eval import eval_command
+    from bot.cli_knowledge import knowledge
+    from bot.cli_outcomes import outcomes
     from bot.cli_policies import policies
     from bot.cli_telegram import telegram
 
@@ -236,6 +238,8 @@ def _register_admin_commands() -> None:
     main.add_command(eval_command)
     main.add_command(telegram)
     main.add_command(customers)
+    main.add_command(knowledge)
+    main.add_command(outcomes)
 
 
 _register_admin_commands()

@@ -15,7 +15,10 @@ Rules that hold whatever the caller:
 * a note is stored ``internal``: never queued, never replayed to the customer,
   never in the bot's context;
 * resolve asks the customer for a 1–5 rating; :func:`take_rating` records the
-  answer when it comes straight after.
+  answer when it comes straight after;
+* with staff Slack on, every change queues its post to the handoff's Slack thread in
+  the same transaction (the card update, the log line, a console reply or note);
+  what came from the thread itself is not posted back to it.
 """
 
 from __future__ import annotations
@@ -39,11 +42,14 @@ from memory.handoffs import (
     current_reach,
     get_handoff,
     queue_delivery,
+    reassign,
     set_conversation_state,
     try_claim,
 )
+from memory.knowledge_suggestions import suggest_from_handoff
 from memory.ports import UnitOfWork
 from memory.records import EventRecord
+from memory.staff_posts import queue_staff_post
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +94,9 @@ class HandoffDeps:
     session_factory: async_sessionmaker[AsyncSession]
     clock: Callable[[], datetime]
     on_queued: Callable[[], None] = lambda: None  # wakes the outbox sender
+    # Staff Slack is on: changes are posted to the handoff's thread (via staff_posts).
+    staff_slack: bool = False
+    on_staff_post: Callable[[], None] = lambda: None  # wakes the staff post sender
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,24 +118,70 @@ async def claim(deps: HandoffDeps, handoff_id: int, staff: str) -> StaffAction:
             await _raise_taken(session, handoff_id, staff)
         await set_conversation_state(session, handoff.conversation_id, "staff", now)
         message_id = await _system_note(session, handoff, f"{staff} claimed the conversation", now)
+        await _post_change(deps, session, handoff_id, message_id, now)
+    _wake_staff_posts(deps)
     log.info("handoff %s claimed by %s", handoff_id, staff)
     return StaffAction(handoff_id, handoff.conversation_id, message_id)
 
 
-async def staff_reply(deps: HandoffDeps, handoff_id: int, staff: str, text: str) -> StaffAction:
-    """Send the claiming agent's reply to the customer wherever they wrote last."""
+async def assign(deps: HandoffDeps, handoff_id: int, staff: str, to_staff: str) -> StaffAction:
+    """Give an open handoff to ``to_staff``: waiting, or claimed by ``staff`` themselves."""
+    to_staff = to_staff.strip()
+    if not to_staff:
+        raise HandoffError("say who to assign the conversation to")
+    now = deps.clock()
+    async with deps.session_factory() as session, session.begin():
+        handoff = await _open_handoff(session, handoff_id)
+        if handoff.state == "claimed" and handoff.claimed_by != staff:
+            raise NotYourHandoff(
+                f"handoff {handoff_id} is claimed by {handoff.claimed_by}; only they can assign it"
+            )
+        if handoff.claimed_by == to_staff:
+            raise HandoffError(f"handoff {handoff_id} is already {to_staff}'s")
+        if not await reassign(
+            session, handoff_id, handoff.state, handoff.claimed_by, to_staff, now
+        ):
+            await _raise_taken(session, handoff_id, staff)
+        await set_conversation_state(session, handoff.conversation_id, "staff", now)
+        message_id = await _system_note(
+            session, handoff, f"{staff} assigned the conversation to {to_staff}", now
+        )
+        await _post_change(deps, session, handoff_id, message_id, now)
+    _wake_staff_posts(deps)
+    log.info("handoff %s assigned to %s by %s", handoff_id, to_staff, staff)
+    return StaffAction(handoff_id, handoff.conversation_id, message_id)
+
+
+async def staff_reply(
+    deps: HandoffDeps, handoff_id: int, staff: str, text: str, *, origin: str = "console"
+) -> StaffAction:
+    """Send the claiming agent's reply to the customer wherever they wrote last.
+
+    ``origin="slack"``: the reply was written in the handoff's Slack thread, which
+    therefore already shows it.
+    """
     body = _clean(text)
     now = deps.clock()
     async with deps.session_factory() as session, session.begin():
         handoff = await _owned(session, handoff_id, staff)
         message_id, to = await _say_to_customer(
-            session, handoff, "staff", body, {"staff": staff, "handoff_id": handoff_id}, now
+            session,
+            handoff,
+            "staff",
+            body,
+            {"staff": staff, "handoff_id": handoff_id, "origin": origin},
+            now,
         )
+        if origin != "slack":
+            await _post_to_thread(deps, session, handoff_id, "mirror", now, message_id)
     deps.on_queued()
+    _wake_staff_posts(deps)
     return StaffAction(handoff_id, handoff.conversation_id, message_id, to)
 
 
-async def note(deps: HandoffDeps, handoff_id: int, staff: str, text: str) -> StaffAction:
+async def note(
+    deps: HandoffDeps, handoff_id: int, staff: str, text: str, *, origin: str = "console"
+) -> StaffAction:
     """An internal note on an open handoff: for colleagues only, never for the customer."""
     body = _clean(text)
     now = deps.clock()
@@ -141,8 +196,11 @@ async def note(deps: HandoffDeps, handoff_id: int, staff: str, text: str) -> Sta
             text=body,
             now=now,
             internal=True,
-            meta={"staff": staff, "handoff_id": handoff_id, "note": True},
+            meta={"staff": staff, "handoff_id": handoff_id, "note": True, "origin": origin},
         )
+        if origin != "slack":
+            await _post_to_thread(deps, session, handoff_id, "mirror", now, message_id)
+    _wake_staff_posts(deps)
     return StaffAction(handoff_id, handoff.conversation_id, message_id)
 
 
@@ -192,12 +250,17 @@ async def _close(
         if not await close_handoff(session, handoff_id, handoff_state, staff, now):
             raise HandoffClosed(f"handoff {handoff_id} is already closed")
         verb = "resolved the conversation" if handoff_state == "resolved" else "handed back to bot"
-        await _system_note(session, handoff, f"{staff} {verb}", now)
+        note_id = await _system_note(session, handoff, f"{staff} {verb}", now)
         await set_conversation_state(session, handoff.conversation_id, conversation_state, now)
         message_id, to = await _say_to_customer(
             session, handoff, "bot", text, {**meta, "handoff_id": handoff_id, "staff": staff}, now
         )
+        if handoff_state == "resolved":
+            # The staff's answer to the escalated question, offered as a knowledge entry.
+            await suggest_from_handoff(session, handoff_id, now)
+        await _post_change(deps, session, handoff_id, note_id, now)
     deps.on_queued()
+    _wake_staff_posts(deps)
     log.info("handoff %s %s by %s", handoff_id, handoff_state, staff)
     return StaffAction(handoff_id, handoff.conversation_id, message_id, to)
 
@@ -328,6 +391,33 @@ async def _say_to_customer(
         session, message_id=message_id, conversation_id=handoff.conversation_id, to=to, now=now
     )
     return message_id, to
+
+
+async def _post_to_thread(
+    deps: HandoffDeps,
+    session: AsyncSession,
+    handoff_id: int,
+    kind: str,
+    now: datetime,
+    message_id: int | None = None,
+) -> None:
+    if deps.staff_slack:
+        await queue_staff_post(
+            session, handoff_id=handoff_id, kind=kind, now=now, message_id=message_id
+        )
+
+
+async def _post_change(
+    deps: HandoffDeps, session: AsyncSession, handoff_id: int, note_id: int, now: datetime
+) -> None:
+    """The card shows the new state; the thread gets the log line of who did what."""
+    await _post_to_thread(deps, session, handoff_id, "update", now)
+    await _post_to_thread(deps, session, handoff_id, "mirror", now, note_id)
+
+
+def _wake_staff_posts(deps: HandoffDeps) -> None:
+    if deps.staff_slack:
+        deps.on_staff_post()
 
 
 async def _system_note(session: AsyncSession, handoff: HandoffRow, text: str, now: datetime) -> int:

@@ -25,6 +25,7 @@ from memory.ports import UnitOfWork
 from memory.records import ConversationRecord, EventRecord
 from memory.views import Context, OrderView
 from policies.model import Action, Decision, DecisionInput, Signals
+from policies.settings import StaffWait
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ class PipelineDeps:
     responder: Responder
     orders: OrderSource
     clock: Callable[[], datetime]
+    # Staff Slack is on: a new handoff queues its card, a customer turn in a handoff
+    # is mirrored into its thread (memory.staff_posts; sent by the web process).
+    staff_slack: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,7 @@ class _Act:
     meta: dict[str, object]
     order_ref: str | None = None
     failed_answer: bool = False
+    wait: StaffWait | None = None  # an escalation: how long a person takes
 
 
 async def handle_event(event: EventRecord, deps: PipelineDeps) -> Outcome:
@@ -89,7 +94,7 @@ async def handle_event(event: EventRecord, deps: PipelineDeps) -> Outcome:
         recorded.context, recorded.signals, recorded.order, recorded.order_named, now
     )
     decision = deps.policy.decide(inp)
-    act = await _act(decision, inp, recorded.context, recorded.signals, deps)
+    act = await _act(decision, inp, recorded.context, recorded.signals, deps, now)
     return await _store_act(event, recorded, inp, decision, act, deps, now)
 
 
@@ -181,6 +186,9 @@ async def _record(
             )
         if conversation.state in STAFF_STATES:
             # A person owns this conversation: the bot stays quiet, staff see the message.
+            handoff = await uow.handoffs.active(conversation.id)
+            if deps.staff_slack and handoff is not None:
+                await uow.handoffs.post_to_staff(handoff.id, "mirror", now, message_id)
             await uow.events.mark_done(event.id, now)
             await uow.commit()
             return Outcome(
@@ -230,6 +238,9 @@ async def _store_act(
         assert conversation is not None
         if conversation.state in STAFF_STATES:
             # Staff took the conversation while the reply was being written: theirs now.
+            handoff = await uow.handoffs.active(conversation_id)
+            if deps.staff_slack and handoff is not None:
+                await uow.handoffs.post_to_staff(handoff.id, "mirror", now, recorded.message_id)
             await uow.events.mark_done(event.id, now)
             await uow.commit()
             return Outcome(event.id, conversation_id, recorded.customer_id, None, None)
@@ -258,7 +269,9 @@ async def _store_act(
             policy_version=deps.policy.version,
             now=now,
         )
-        handoff_id = await _apply_state(uow, conversation, act, decision_id, now)
+        handoff_id = await _apply_state(
+            uow, conversation, act, decision_id, now, staff_slack=deps.staff_slack
+        )
         await uow.outbox.enqueue(
             message_id=reply_id,
             conversation_id=conversation_id,
@@ -311,6 +324,7 @@ async def _act(
     context: Context,
     signals: Signals,
     deps: PipelineDeps,
+    now: datetime,
 ) -> _Act:
     meta: dict[str, object] = {
         "rule": decision.rule_id,
@@ -318,8 +332,9 @@ async def _act(
         "reasons": list(decision.reasons),
     }
     if decision.action is not Action.ANSWER:
-        text = deps.responder.render_action_message(decision, context)
-        return _Act(decision, text, {**meta, "kind": "template"})
+        wait = _wait(decision, context, deps, now)
+        text = deps.responder.render_action_message(decision, context, wait)
+        return _Act(decision, text, {**meta, "kind": "template"}, wait=wait)
     escalate_now = False
     try:
         reply = await deps.responder.reply(decision, context, signals)
@@ -333,7 +348,8 @@ async def _act(
         reason = "no_confident_answer"
     if reply is None:
         fallback = deps.policy.fallback(inp, reason, escalate=escalate_now)
-        text = deps.responder.render_action_message(fallback, context)
+        wait = _wait(fallback, context, deps, now)
+        text = deps.responder.render_action_message(fallback, context, wait)
         return _Act(
             fallback,
             text,
@@ -345,6 +361,7 @@ async def _act(
                 "fallback": reason,
             },
             failed_answer=True,
+            wait=wait,
         )
     meta.update(kind=reply.kind, source=reply.source)
     usage = getattr(reply, "usage", None)
@@ -355,12 +372,23 @@ async def _act(
     return _Act(decision, reply.text, meta, order_ref=reply.order_id)
 
 
+def _wait(
+    decision: Decision, context: Context, deps: PipelineDeps, now: datetime
+) -> StaffWait | None:
+    """For a new escalation: the queue's time to claim, or when the team is back."""
+    if decision.action is not Action.ESCALATE or context.conversation_state in STAFF_STATES:
+        return None
+    return deps.policy.staff_wait(decision.queue or "support", now)
+
+
 async def _apply_state(
     uow: UnitOfWork,
     conversation: ConversationRecord,
     act: _Act,
     decision_id: int,
     now: datetime,
+    *,
+    staff_slack: bool,
 ) -> int | None:
     action = act.decision.action
     fields: dict[str, object] = {"last_message_at": now}
@@ -381,7 +409,10 @@ async def _apply_state(
                 rule_id=act.decision.rule_id,
                 reason="; ".join(act.decision.reasons),
                 now=now,
+                sla_due_at=act.wait.claim_by if act.wait is not None else None,
             )
+            if staff_slack:
+                await uow.handoffs.post_to_staff(handoff.id, "card", now)
         handoff_id = handoff.id
         fields["state"] = "waiting_staff"
     await uow.conversations.update(conversation.id, **fields)

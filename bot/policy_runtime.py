@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +10,7 @@ from policies.engine import decide
 from policies.holder import PolicyHolder
 from policies.model import Action, Decision, DecisionInput
 from policies.serialize import input_to_json
+from policies.settings import StaffWait
 
 FALLBACK_QUESTION = (
     "I couldn't find a good answer to that. Could you say a bit more — for example the "
@@ -40,6 +41,10 @@ class PolicyRuntime:
 
     def input_to_json(self, inp: DecisionInput) -> dict[str, Any]:
         return input_to_json(inp)
+
+    def staff_wait(self, queue: str, now: datetime) -> StaffWait:
+        """The wait for a person in ``queue`` now, by the policy in force."""
+        return self.holder.policy.settings.staff_wait(queue, now)
 
     def fallback(self, inp: DecisionInput, reason: str, *, escalate: bool = False) -> Decision:
         """No confident answer: ask to clarify once, then hand to a person.

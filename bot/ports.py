@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from memory.views import Context
 from policies.model import Decision, DecisionInput, Signals
+from policies.settings import StaffWait
 
 
 class Understander(Protocol):
@@ -77,6 +78,9 @@ class PolicyPort(Protocol):
         ...
 
     def input_to_json(self, inp: DecisionInput) -> dict[str, Any]: ...
+    def staff_wait(self, queue: str, now: datetime) -> StaffWait:
+        """How long a handoff to ``queue`` waits for a person now (target, opening)."""
+        ...
 
 
 class Reply(Protocol):
@@ -103,4 +107,9 @@ class Responder(Protocol):
         self, decision: Decision, context: Context, signals: Signals
     ) -> Reply | None: ...
 
-    def render_action_message(self, decision: Decision, context: Context) -> str: ...
+    def render_action_message(
+        self, decision: Decision, context: Context, wait: StaffWait | None = None
+    ) -> str:
+        """The customer's message for escalate/clarify/verify; ``wait`` says how long a
+        person takes (or when the team is back) for a new escalation."""
+        ...

@@ -80,6 +80,23 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
     slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
     slack_app_token: str | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    # Slack for staff: handoff cards and threads (needs the Slack app settings above)
+    slack_staff_channel: str | None = Field(
+        default=None,
+        validation_alias="SLACK_STAFF_CHANNEL",
+        description="Channel id for handoff cards; a queue's `slack_channel` overrides it.",
+    )
+    slack_staff_users: str | None = Field(
+        default=None,
+        validation_alias="SLACK_STAFF_USERS",
+        description="Slack user → staff name, e.g. U01ABC:alice,U02DEF:bob (same names as "
+        "the console); when set, only these users act on handoffs.",
+    )
+    slack_staff_mention: str = Field(
+        default="<!here>",
+        validation_alias="SLACK_STAFF_MENTION",
+        description="Who an unclaimed handoff past its time to claim pings, e.g. <!subteam^S01>.",
+    )
     # LLM through litellm (off when no model is set: the offline responder answers)
     model: str | None = Field(default=None, validation_alias="THREADLINE_MODEL")
     llm_api_base: str | None = Field(default=None, validation_alias="THREADLINE_LLM_API_BASE")

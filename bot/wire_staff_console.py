@@ -19,6 +19,7 @@ from bot.handoff import (
     HandoffError,
     HandoffNotFound,
     StaffAction,
+    assign,
     back_to_bot,
     claim,
     note,
@@ -56,11 +57,18 @@ def add_staff_console(
         print(f"Staff console: /staff  (demo sign-in token: {demo_token})", flush=True)
     parsed = StaffTokens.parse(spec)
 
-    deps = HandoffDeps(runtime.session_factory, runtime.clock, runtime.outbox.wake)
+    deps = HandoffDeps(
+        runtime.session_factory,
+        runtime.clock,
+        runtime.outbox.wake,
+        staff_slack=runtime.pipeline.staff_slack,
+        on_staff_post=lambda: runtime.wake_staff_posts(),
+    )
     actions: dict[str, Callable[[int, str, str], Awaitable[StaffAction]]] = {
         "claim": lambda h, s, _t: claim(deps, h, s),
         "reply": lambda h, s, t: staff_reply(deps, h, s, t),
         "note": lambda h, s, t: note(deps, h, s, t),
+        "assign": lambda h, s, t: assign(deps, h, s, t),
         "resolve": lambda h, s, _t: resolve(deps, h, s),
         "back-to-bot": lambda h, s, _t: back_to_bot(deps, h, s),
     }

@@ -47,6 +47,7 @@ SLACK_API_URL = "https://slack.com/api/"
 SIGNATURE_WINDOW_S = 60 * 5
 WEB_API_TIMEOUT_S = 10
 MAX_BODY_BYTES = 256 * 1024
+DEFAULT_RETRY_AFTER_S = 30.0
 
 JSON_TYPE = "application/json"
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -205,6 +206,18 @@ def event_key(payload: Mapping[str, Any]) -> str | None:
     if payload.get("command") and payload.get("trigger_id"):
         return f"command:{payload['trigger_id']}"
     return None
+
+
+def retry_after_seconds(headers: Any) -> float:
+    """Slack's ``Retry-After`` on a 429 (at least a second; 30 s when it is missing)."""
+    value = None
+    for name, raw in dict(headers or {}).items():
+        if str(name).lower() == "retry-after":
+            value = raw[0] if isinstance(raw, list | tuple) else raw
+    try:
+        return max(1.0, float(value)) if value is not None else DEFAULT_RETRY_AFTER_S
+    except ValueError:
+        return DEFAULT_RETRY_AFTER_S
 
 
 def retry_number(headers: Mapping[str, Any]) -> int:

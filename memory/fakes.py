@@ -79,6 +79,8 @@ class StoreData:
     decisions: list[StoredDecision] = field(default_factory=list)
     handoffs: dict[int, HandoffRecord] = field(default_factory=dict)
     outbox: list[StoredOutbox] = field(default_factory=list)
+    # (handoff id, kind, message id) in the order queued
+    staff_posts: list[tuple[int, str, int | None]] = field(default_factory=list)
     done_events: set[int] = field(default_factory=set)
     summaries: dict[int, str] = field(default_factory=dict)
     # hash → (customer, identity that asked, expires at, used)
@@ -356,9 +358,18 @@ class _Handoffs(_Repo):
         rule_id: str,
         reason: str,
         now: datetime,
+        sla_due_at: datetime | None = None,
     ) -> HandoffRecord:
         record = HandoffRecord(
-            self.d.new_id(), conversation_id, "waiting", queue, priority, rule_id, reason, now
+            self.d.new_id(),
+            conversation_id,
+            "waiting",
+            queue,
+            priority,
+            rule_id,
+            reason,
+            now,
+            sla_due_at=sla_due_at,
         )
         self.d.handoffs[record.id] = record
         return record
@@ -372,6 +383,11 @@ class _Handoffs(_Repo):
             ),
             None,
         )
+
+    async def post_to_staff(
+        self, handoff_id: int, kind: str, now: datetime, message_id: int | None = None
+    ) -> None:
+        self.d.staff_posts.append((handoff_id, kind, message_id))
 
 
 class _Outbox(_Repo):

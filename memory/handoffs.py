@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from memory.models import (
@@ -80,6 +80,29 @@ async def try_claim(session: AsyncSession, handoff_id: int, staff: str, now: dat
         update(Handoff)
         .where(Handoff.id == handoff_id, Handoff.state == "waiting")
         .values(state="claimed", claimed_by=staff, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1
+
+
+async def reassign(
+    session: AsyncSession,
+    handoff_id: int,
+    state: str,
+    claimed_by: str | None,
+    to_staff: str,
+    now: datetime,
+) -> bool:
+    """Give the handoff to ``to_staff`` if nobody changed it since it was read."""
+    owner = Handoff.claimed_by.is_(None) if claimed_by is None else Handoff.claimed_by == claimed_by
+    values: dict[str, Any] = {"state": "claimed", "claimed_by": to_staff}
+    if state == "waiting":
+        values["claimed_at"] = now
+    result = await session.execute(
+        update(Handoff)
+        .where(Handoff.id == handoff_id, Handoff.state == state, owner)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     assert isinstance(result, CursorResult)
@@ -184,8 +207,18 @@ def _turn_json(m: Message) -> dict[str, Any]:
         "text": m.text,
         "internal": m.internal,
         "staff": (m.meta or {}).get("staff"),
+        "note": bool((m.meta or {}).get("note")),
         "created_at": m.created_at.isoformat(),
     }
+
+
+async def turn_card(
+    factory: async_sessionmaker[AsyncSession], message_id: int
+) -> dict[str, Any] | None:
+    """One stored turn as staff see it (a mirror post copies it into the Slack thread)."""
+    async with factory() as session:
+        message = await session.get(Message, message_id)
+        return _turn_json(message) if message is not None else None
 
 
 def _order_json(o: Order) -> dict[str, Any]:
@@ -204,55 +237,81 @@ async def open_handoff_cards(factory: async_sessionmaker[AsyncSession]) -> list[
     async with factory() as session:
         rows = (
             await session.execute(
-                select(Handoff, Conversation, Customer)
-                .join(Conversation, Conversation.id == Handoff.conversation_id)
-                .join(Customer, Customer.id == Conversation.customer_id)
+                _card_rows()
                 .where(Handoff.state.in_(OPEN_STATES))
                 .order_by(Handoff.created_at, Handoff.id)
                 .limit(MAX_CARDS)
             )
         ).all()
-        cards = []
-        for handoff, conversation, customer in rows:
-            reach = await current_reach(session, customer.id)
-            turns = (
-                await session.scalars(
-                    select(Message)
-                    .where(Message.conversation_id == conversation.id)
-                    .order_by(Message.id.desc())
-                    .limit(CARD_TURNS)
-                )
-            ).all()
-            orders = (
-                await session.scalars(
-                    select(Order)
-                    .where(Order.customer_id == customer.id)
-                    .order_by(Order.created_at.desc())
-                    .limit(CARD_ORDERS)
-                )
-            ).all()
-            cards.append(
-                {
-                    "id": handoff.id,
-                    "state": handoff.state,
-                    "queue": handoff.queue,
-                    "priority": handoff.priority,
-                    "rule_id": handoff.rule_id,
-                    "reason": handoff.reason,
-                    "claimed_by": handoff.claimed_by,
-                    "created_at": handoff.created_at.isoformat(),
-                    "conversation_id": conversation.id,
-                    "customer": {
-                        "id": customer.id,
-                        "name": customer.name,
-                        "email": customer.email,
-                        "channel": reach.channel if reach else conversation.channel,
-                    },
-                    "orders": [_order_json(o) for o in orders],
-                    "turns": [_turn_json(m) for m in reversed(turns)],
-                }
-            )
-        return cards
+        return [await _card(session, h, c, u) for h, c, u in rows]
+
+
+async def handoff_card(
+    factory: async_sessionmaker[AsyncSession], handoff_id: int
+) -> dict[str, Any] | None:
+    """One handoff's context card, whatever its state (the Slack card shows closed ones too)."""
+    async with factory() as session:
+        row = (await session.execute(_card_rows().where(Handoff.id == handoff_id))).one_or_none()
+        if row is None:
+            return None
+        handoff, conversation, customer = row
+        return await _card(session, handoff, conversation, customer)
+
+
+def _card_rows() -> Select[Handoff, Conversation, Customer]:
+    return (
+        select(Handoff, Conversation, Customer)
+        .join(Conversation, Conversation.id == Handoff.conversation_id)
+        .join(Customer, Customer.id == Conversation.customer_id)
+    )
+
+
+async def _card(
+    session: AsyncSession, handoff: Handoff, conversation: Conversation, customer: Customer
+) -> dict[str, Any]:
+    """Who the customer is, where they are, why the bot handed over, orders, last turns."""
+    reach = await current_reach(session, customer.id)
+    turns = (
+        await session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation.id)
+            .order_by(Message.id.desc())
+            .limit(CARD_TURNS)
+        )
+    ).all()
+    orders = (
+        await session.scalars(
+            select(Order)
+            .where(Order.customer_id == customer.id)
+            .order_by(Order.created_at.desc())
+            .limit(CARD_ORDERS)
+        )
+    ).all()
+    return {
+        "id": handoff.id,
+        "state": handoff.state,
+        "queue": handoff.queue,
+        "priority": handoff.priority,
+        "rule_id": handoff.rule_id,
+        "reason": handoff.reason,
+        "claimed_by": handoff.claimed_by,
+        "created_at": handoff.created_at.isoformat(),
+        "claimed_at": handoff.claimed_at.isoformat() if handoff.claimed_at else None,
+        "closed_at": handoff.closed_at.isoformat() if handoff.closed_at else None,
+        "sla_due_at": handoff.sla_due_at.isoformat() if handoff.sla_due_at else None,
+        "sla_reposts": handoff.sla_reposts or 0,
+        "staff_channel": handoff.staff_channel,
+        "staff_thread": handoff.staff_thread,
+        "conversation_id": conversation.id,
+        "customer": {
+            "id": customer.id,
+            "name": customer.name,
+            "email": customer.email,
+            "channel": reach.channel if reach else conversation.channel,
+        },
+        "orders": [_order_json(o) for o in orders],
+        "turns": [_turn_json(m) for m in reversed(turns)],
+    }
 
 
 async def store_version(factory: async_sessionmaker[AsyncSession]) -> int:

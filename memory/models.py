@@ -192,7 +192,11 @@ class Handoff(Base):
     """state: waiting → claimed → resolved | returned."""
 
     __tablename__ = "handoffs"
-    __table_args__ = (Index("ix_handoffs_state_created", "state", "created_at"),)
+    __table_args__ = (
+        Index("ix_handoffs_state_created", "state", "created_at"),
+        Index("ix_handoffs_staff_thread", "staff_thread"),
+        Index("ix_handoffs_state_sla_due", "state", "sla_due_at"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(Id, ForeignKey("conversations.id"), index=True)
@@ -208,6 +212,63 @@ class Handoff(Base):
     created_at: Mapped[datetime] = _ts()
     claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Time-to-claim target from the queue (counted from the next opening when closed);
+    # each time it passes unclaimed the handoff is reposted and its priority raised.
+    sla_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    sla_reposts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class StaffPost(Base):
+    """A post to the staff Slack channel waiting to go out: the outbox of the staff side.
+
+    ``kind``: card (the handoff's context card, opens the thread) | update (the card
+    changed) | mirror (a customer or console turn copied into the thread) | repost (an
+    unclaimed handoff past its time to claim) | notice (a line in the thread). Posts of one
+    handoff go out in id order; a failed one holds the rest of that handoff back.
+    """
+
+    __tablename__ = "staff_posts"
+    __table_args__ = (
+        Index("ix_staff_posts_state_next", "state", "next_attempt_at", "id"),
+        Index("ix_staff_posts_handoff_id", "handoff_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(Id, ForeignKey("handoffs.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[int | None] = mapped_column(Id, ForeignKey("messages.id"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = _ts()
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _ts()
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class KnowledgeSuggestion(Base):
+    """A staff answer to an escalated question, offered as a knowledge entry.
+
+    ``state``: pending → accepted (written to the knowledge folder as ``entry_path``)
+    | rejected. One per handoff.
+    """
+
+    __tablename__ = "knowledge_suggestions"
+    __table_args__ = (Index("ix_knowledge_suggestions_state_id", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(Id, ForeignKey("handoffs.id"), unique=True)
+    conversation_id: Mapped[int] = mapped_column(Id, ForeignKey("conversations.id"))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    staff: Mapped[str] = mapped_column(String(120))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    entry_path: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = _ts()
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(120))
 
 
 class OutboxItem(Base):

@@ -129,8 +129,14 @@ class HandoffRepository(Protocol):
         rule_id: str,
         reason: str,
         now: datetime,
+        sla_due_at: datetime | None = None,
     ) -> HandoffRecord: ...
     async def active(self, conversation_id: int) -> HandoffRecord | None: ...
+    async def post_to_staff(
+        self, handoff_id: int, kind: str, now: datetime, message_id: int | None = None
+    ) -> None:
+        """Queue a post to the handoff's staff Slack thread (see memory.staff_posts)."""
+        ...
 
 
 class OutboxRepository(Protocol):

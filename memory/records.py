@@ -80,3 +80,4 @@ class HandoffRecord:
     reason: str
     created_at: datetime
     claimed_by: str | None = None
+    sla_due_at: datetime | None = None  # when a person should have claimed it

@@ -32,6 +32,7 @@ from memory.records import (
     HandoffRecord,
     IdentityRecord,
 )
+from memory.staff_posts import queue_staff_post
 
 CONVERSATION_FIELDS = frozenset(
     {
@@ -91,6 +92,7 @@ def handoff_record(row: Handoff) -> HandoffRecord:
         reason=row.reason,
         created_at=row.created_at,
         claimed_by=row.claimed_by,
+        sla_due_at=row.sla_due_at,
     )
 
 
@@ -413,6 +415,7 @@ class SqlHandoffs:
         rule_id: str,
         reason: str,
         now: datetime,
+        sla_due_at: datetime | None = None,
     ) -> HandoffRecord:
         row = Handoff(
             conversation_id=conversation_id,
@@ -423,6 +426,8 @@ class SqlHandoffs:
             rule_id=rule_id,
             reason=reason,
             created_at=now,
+            sla_due_at=sla_due_at,
+            sla_reposts=0,
         )
         self._s.add(row)
         await self._s.flush()
@@ -439,6 +444,13 @@ class SqlHandoffs:
             .limit(1)
         )
         return handoff_record(row) if row else None
+
+    async def post_to_staff(
+        self, handoff_id: int, kind: str, now: datetime, message_id: int | None = None
+    ) -> None:
+        await queue_staff_post(
+            self._s, handoff_id=handoff_id, kind=kind, now=now, message_id=message_id
+        )
 
 
 class SqlOutbox:

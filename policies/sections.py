@@ -172,7 +172,7 @@ def _queues(log: IssueLog, node: object, line: int) -> dict[str, QueueSettings] 
         if not isinstance(value, Mapping):
             log.error(at, f"{where}: expected a mapping, got {describe(value)}")
             return None
-        check_keys(log, value, where, ("claim_within", "description"), at)
+        check_keys(log, value, where, ("claim_within", "description", "slack_channel"), at)
         claim: timedelta | None = None
         if "claim_within" in value:
             try:
@@ -181,10 +181,19 @@ def _queues(log: IssueLog, node: object, line: int) -> dict[str, QueueSettings] 
                 log.error(key_line(value, "claim_within", at), f"{where}.claim_within: {exc}")
                 return None
         description = value.get("description")
+        channel = value.get("slack_channel")
         queues[str(name)] = QueueSettings(
-            str(name), claim, None if description is None else str(description)
+            str(name),
+            claim,
+            None if description is None else str(description),
+            None if channel is None else str(channel),
         )
     return queues
+
+
+# What an escalation's own message may say about the wait (filled by the responder).
+WAIT_PLACEHOLDERS = ("opens_at", "claim_within")
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
 def _fallback(
@@ -242,6 +251,14 @@ def read_action(
             log.error(key_line(params, "tools", at), f"{where}.{name}.tools: expected a list")
         else:
             tools = tuple(str(t) for t in raw)
+    if name == "escalate" and text["message"]:
+        for unknown in sorted(set(_PLACEHOLDER.findall(text["message"])) - set(WAIT_PLACEHOLDERS)):
+            log.error(
+                key_line(params, "message", at),
+                f"{where}.escalate.message: unknown placeholder {{{unknown}}}"
+                f"{suggest(unknown, WAIT_PLACEHOLDERS)} (a message may use "
+                f"{', '.join('{' + p + '}' for p in WAIT_PLACEHOLDERS)})",
+            )
     if name == "escalate":
         queue = text["queue"] or default_queue(settings)
         if settings.queues and queue not in settings.queues:

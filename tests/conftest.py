@@ -30,6 +30,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from bot.nlu import OfflineUnderstanding
+from bot.ports import OfflineUnderstander
 from memory.db import create_engine, make_session_factory
 from memory.migrate import migrate
 from memory.models import Base
@@ -198,6 +200,12 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return make_session_factory(engine)
+
+
+@pytest.fixture(scope="session")
+def understander() -> OfflineUnderstander:
+    """Fitting the classifier takes a moment: one per test run (it is pure)."""
+    return OfflineUnderstander(OfflineUnderstanding.default())
 
 
 # --- Real-browser tests: Debian's Chromium driven by Playwright (never a downloaded browser).

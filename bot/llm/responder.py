@@ -28,6 +28,7 @@ from bot.responder import OfflineResponder, Reply
 from memory.orders import OrderSource
 from memory.views import Context
 from policies.model import Action, Decision, Signals
+from policies.settings import StaffWait
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,10 @@ class LlmResponder:
         self._max_steps = max_steps
         self._shop_emails, self._shop_phones = contact_details(shop_contacts)
 
-    def render_action_message(self, decision: Decision, context: Context) -> str:
-        return self._offline.render_action_message(decision, context)
+    def render_action_message(
+        self, decision: Decision, context: Context, wait: StaffWait | None = None
+    ) -> str:
+        return self._offline.render_action_message(decision, context, wait)
 
     async def reply(self, decision: Decision, context: Context, signals: Signals) -> Reply | None:
         if decision.action is not Action.ANSWER:

@@ -27,9 +27,16 @@ from bot.responder.order_choice import (
     has_open_order,
 )
 from bot.responder.template_names import ORDER_INTENTS
-from bot.responder.templates import Rendered, Templates
+from bot.responder.templates import (
+    Rendered,
+    Templates,
+    fill_policy_message,
+    policy_message_fields,
+    wait_fields,
+)
 from memory.views import Context, OrderView
 from policies.model import Action, Decision, Signals
+from policies.settings import StaffWait
 
 log = logging.getLogger(__name__)
 
@@ -112,14 +119,16 @@ class OfflineResponder:
             return self.template_reply("verify_identity", context)
         return None
 
-    def action_reply(self, decision: Decision, context: Context) -> Reply:
-        """The customer's message for ``escalate``, ``clarify`` and ``verify_identity``."""
+    def action_reply(
+        self, decision: Decision, context: Context, wait: StaffWait | None = None
+    ) -> Reply:
+        """The customer's message for ``escalate``, ``clarify`` and ``verify_identity``.
+
+        ``wait`` (a new escalation only) adds how long a person usually takes, or when the
+        team is back, unless the policy's own message already says so.
+        """
         if decision.action is Action.ESCALATE:
-            if decision.customer_message and decision.customer_message.strip():
-                return Reply(decision.customer_message.strip(), "template", "policy")
-            name = "escalate.waiting" if context.conversation_state in STAFF_STATES else "escalate"
-            fields = {"team": self._templates.team(decision.queue)}
-            return self.template_reply(name, context, fields)
+            return self._escalation_reply(decision, context, wait)
         if decision.action is Action.CLARIFY:
             if decision.question and decision.question.strip():
                 return Reply(decision.question.strip(), "template", "policy")
@@ -128,8 +137,10 @@ class OfflineResponder:
             return self.template_reply("verify_identity", context)
         raise ValueError("the text of an 'answer' decision comes from reply()")
 
-    def render_action_message(self, decision: Decision, context: Context) -> str:
-        return self.action_reply(decision, context).text
+    def render_action_message(
+        self, decision: Decision, context: Context, wait: StaffWait | None = None
+    ) -> str:
+        return self.action_reply(decision, context, wait).text
 
     def template_reply(
         self, name: str, context: Context, extra: Mapping[str, str] | None = None
@@ -138,6 +149,61 @@ class OfflineResponder:
         fields = merged(self._general(context), extra or {})
         rendered = self._templates.render(name, fields)
         return _template_reply(rendered)
+
+    # --- escalations ---
+
+    def _escalation_reply(
+        self, decision: Decision, context: Context, wait: StaffWait | None
+    ) -> Reply:
+        team = {"team": self._templates.team(decision.queue)}
+        fields = wait_fields(wait) if wait is not None else {}
+        own = (decision.customer_message or "").strip()
+        if own:
+            filled = fill_policy_message(own, fields)
+            if filled is not None:
+                if policy_message_fields(own):
+                    return Reply(filled, "template", "policy")
+                return Reply(
+                    _sentences(filled, self._wait_sentence(context, team, wait)),
+                    "template",
+                    "policy",
+                )
+            # {opens_at} while the team is open, {claim_within} for a queue without one.
+            log.warning(
+                "policy rule %s: its message needs {%s}, which is not known now; "
+                "the escalate template is used instead",
+                decision.rule_id,
+                "}, {".join(sorted(policy_message_fields(own) - fields.keys())),
+            )
+        if context.conversation_state in STAFF_STATES:
+            return self.template_reply("escalate.waiting", context, team)
+        reply = self.template_reply("escalate", context, team)
+        sentence = self._wait_sentence(context, team, wait)
+        if sentence is None:
+            return reply
+        return Reply(
+            _sentences(reply.text, sentence), reply.kind, reply.source, None, reply.quick_replies
+        )
+
+    def _wait_sentence(
+        self, context: Context, team: Mapping[str, str], wait: StaffWait | None
+    ) -> str | None:
+        """``escalate.after_hours`` when the team is away, else ``escalate.wait`` when the
+        queue has a time to claim; None when there is nothing to tell."""
+        if wait is None:
+            return None
+        if wait.away:
+            name = "escalate.after_hours"
+        elif wait.claim_within is not None:
+            name = "escalate.wait"
+        else:
+            return None
+        fields = merged(self._general(context), team, wait_fields(wait))
+        rendered = self._templates.render_first([name], fields)
+        if rendered is None:
+            log.warning("template %s cannot be said for this wait; left out", name)
+            return None
+        return rendered.text
 
     # --- orders ---
 
@@ -262,6 +328,10 @@ def _allows(decision: Decision, words: tuple[str, ...]) -> bool:
     if decision.tools is None:
         return True
     return any(word in tool.lower() for tool in decision.tools for word in words)
+
+
+def _sentences(first: str, second: str | None) -> str:
+    return first if not second else f"{first} {second}"
 
 
 def _template_reply(rendered: Rendered) -> Reply:

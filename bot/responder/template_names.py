@@ -5,6 +5,8 @@ with its line, not a reply that breaks in front of a customer.
 
 - Action templates: ``greeting``, ``thanks``, ``goodbye``, ``out_of_scope``, ``clarify``,
   ``verify_identity``, ``escalate``, ``escalate.waiting``.
+- Wait sentences, added to a new escalation's message: ``escalate.wait`` (the queue's time to
+  claim, ``{claim_within}``) and ``escalate.after_hours`` (the team is away: ``{opens_at}``).
 - Order templates: ``order.<variant>`` for every order status (``order.pending``,
   ``order.shipped``, ``order.delivered.returnable`` …) plus ``order.none``,
   ``order.not_found`` and ``order.choose``.
@@ -57,6 +59,8 @@ ACTION_TEMPLATES = (
     "verify_identity",
     "escalate",
     "escalate.waiting",
+    "escalate.wait",
+    "escalate.after_hours",
 )
 
 REQUIRED = (
@@ -69,6 +73,11 @@ REQUIRED = (
 
 CUSTOM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 TEAM_FIELDS = frozenset({"team"})
+# How long a person takes: "15 minutes"; when the team is back: "tomorrow at 09:00".
+WAIT_FIELDS: dict[str, frozenset[str]] = {
+    "escalate.wait": frozenset({"claim_within"}),
+    "escalate.after_hours": frozenset({"opens_at", "claim_within"}),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +92,7 @@ def field_spec(name: str) -> FieldSpec:
     """The allowed placeholders of a template name; ``ValueError`` for a name that cannot exist."""
     if name in ACTION_TEMPLATES:
         allowed = GENERAL_FIELDS | (TEAM_FIELDS if name.startswith("escalate") else frozenset())
+        allowed |= WAIT_FIELDS.get(name, frozenset())
         return FieldSpec(allowed, allowed)
     prefix, dot, variant = name.partition(".")
     if dot and (prefix == "order" or prefix in ORDER_INTENTS):

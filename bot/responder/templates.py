@@ -25,9 +25,11 @@ render time a field that the data does not have (no tracking number yet) raises
 from __future__ import annotations
 
 import logging
+import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from string import Formatter
 from typing import Any
@@ -36,13 +38,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from bot.responder.fields import ORDER_FIELDS
+from bot.responder.fields import MONTHS, ORDER_FIELDS
 from bot.responder.template_names import REQUIRED, field_spec
+from policies.settings import StaffWait
 
 DEFAULT_PATH = Path(__file__).with_name("templates.yaml")
 MAX_QUICK_REPLIES = 6
 TOP_LEVEL_KEYS = frozenset({"version", "settings", "teams", "templates"})
 SETTING_KEYS = frozenset({"return_window_days", "timezone"})
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# The placeholders a policy rule's own escalation ``message`` may use (see wait_fields).
+POLICY_MESSAGE_FIELDS = ("opens_at", "claim_within")
+_POLICY_PLACEHOLDER = re.compile(r"\{(" + "|".join(POLICY_MESSAGE_FIELDS) + r")\}")
 
 log = logging.getLogger(__name__)
 
@@ -309,3 +316,69 @@ def _valid_zone(name: str) -> bool:
     except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
+
+
+# --- how a wait for a person is said ----------------------------------------------------
+
+
+def say_duration(value: timedelta) -> str:
+    """``15 minutes``, ``1 hour``, ``1 hour and 30 minutes``, ``2 days``: a wait as people say it.
+
+    Rounded up to whole minutes, so a target is never told shorter than it is.
+    """
+    minutes = max(1, math.ceil(value.total_seconds() / 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = [_count(n, unit) for n, unit in ((days, "day"), (hours, "hour"), (mins, "minute"))]
+    said = [part for part in parts if part]
+    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
+
+
+def say_opening(opens_at: datetime, zone: tzinfo, now: datetime | None = None) -> str:
+    """``today at 09:00``, ``tomorrow at 09:00``, ``on Monday at 09:00``, or with the date
+    (``on Monday 4 January at 09:00``) a week or more ahead: local time in ``zone``."""
+    local = opens_at.astimezone(zone)
+    clock = f"{local.hour:02d}:{local.minute:02d}"
+    weekday = WEEKDAYS[local.weekday()]
+    if now is None:
+        return f"on {weekday} {local.day} {MONTHS[local.month - 1]} at {clock}"
+    ahead = (local.date() - now.astimezone(zone).date()).days
+    if ahead <= 0:
+        return f"today at {clock}"
+    if ahead == 1:
+        return f"tomorrow at {clock}"
+    if ahead < 7:
+        return f"on {weekday} at {clock}"
+    return f"on {weekday} {local.day} {MONTHS[local.month - 1]} at {clock}"
+
+
+def wait_fields(wait: StaffWait) -> dict[str, str]:
+    """``claim_within`` and ``opens_at`` as the customer reads them; each only when known."""
+    fields: dict[str, str] = {}
+    if wait.claim_within is not None:
+        fields["claim_within"] = say_duration(wait.claim_within)
+    if wait.opens_at is not None:
+        fields["opens_at"] = say_opening(wait.opens_at, wait.zone, wait.at)
+    return fields
+
+
+def policy_message_fields(text: str) -> set[str]:
+    """The wait placeholders (``{opens_at}``, ``{claim_within}``) a rule's message uses."""
+    return set(_POLICY_PLACEHOLDER.findall(text))
+
+
+def fill_policy_message(text: str, fields: Mapping[str, str]) -> str | None:
+    """A rule's own message with its wait placeholders filled; None when one is not known.
+
+    Only those two placeholders are touched: any other brace in an admin's message is shown
+    as written, as it was before placeholders existed.
+    """
+    if not policy_message_fields(text) <= fields.keys():
+        return None
+    return _POLICY_PLACEHOLDER.sub(lambda match: fields[match.group(1)], text)
+
+
+def _count(n: int, unit: str) -> str:
+    if n == 0:
+        return ""
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"

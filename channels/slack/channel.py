@@ -7,6 +7,10 @@ answers: the listeners await the store and bolt acks only after them
 (``process_before_response``). Deciding and replying happen later, in the worker and the outbox,
 so the answer to Slack is fast whatever the reply costs. Slack's retries carry the same
 ``event_id`` and are dropped by the store's unique key.
+
+The same Slack app also serves staff (handoff cards and threads in staff channels). Bolt runs
+the first listener that matches, so the customer listeners refuse what :meth:`hand_over`
+marks as someone else's: the staff listeners registered after them get it instead.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -48,6 +52,9 @@ from channels.slack_common import (
 log = logging.getLogger(__name__)
 
 Ingest = Callable[[InboundMessage], Awaitable[bool]]
+# True for a request (event envelope, interaction payload or slash command form) that is not
+# a customer's: it comes from a staff channel or carries a staff action id.
+RequestFilter = Callable[[Mapping[str, Any]], bool]
 WEBHOOK_PATH = "/webhooks/slack"
 USAGE = (
     f"Write your question after the command, e.g. `{COMMAND} where is my order?`. "
@@ -102,13 +109,29 @@ class SlackChannel:
             name="threadline-slack",
             logger=logging.getLogger("channels.slack.bolt"),
         )
-        self.bolt.event(re.compile(r".*"))(self._on_event)
-        self.bolt.command(COMMAND)(self._on_command)
-        self.bolt.command(re.compile(r".*"))(self._on_unknown_command)
-        self.bolt.action(re.compile(rf"^{QUICK_REPLY_ACTION}"))(self._on_quick_reply)
-        self.bolt.action(re.compile(r".*"))(self._on_other_action)
+        self._elsewhere: list[RequestFilter] = []
+        customer = [self._is_customer_request]
+        self.bolt.event(re.compile(r".*"), matchers=customer)(self._on_event)
+        self.bolt.command(COMMAND, matchers=customer)(self._on_command)
+        self.bolt.command(re.compile(r".*"), matchers=customer)(self._on_unknown_command)
+        self.bolt.action(re.compile(rf"^{QUICK_REPLY_ACTION}"), matchers=customer)(
+            self._on_quick_reply
+        )
+        self.bolt.action(re.compile(r".*"), matchers=customer)(self._on_other_action)
         self._socket: SocketConnection | None = None
         self._connecting: asyncio.Task[None] | None = None
+
+    def hand_over(self, is_theirs: RequestFilter) -> None:
+        """Leave requests for which ``is_theirs(body)`` holds to listeners registered later.
+
+        Staff Slack calls this before it adds its own listeners to :attr:`bolt`: an event from
+        a staff channel, a click on a staff button or ``/threadline`` typed in a staff channel
+        is then never taken for a customer's message.
+        """
+        self._elsewhere.append(is_theirs)
+
+    async def _is_customer_request(self, body: dict[str, Any]) -> bool:
+        return not any(is_theirs(body) for is_theirs in self._elsewhere)
 
     def routes(self) -> list[web.AbstractRouteDef]:
         """The webhook in HTTP mode; nothing in Socket Mode (Slack sends no HTTP then)."""

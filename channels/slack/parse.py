@@ -161,3 +161,27 @@ def _metadata(source: str, **fields: Any) -> dict[str, Any]:
         if value:
             meta["slack_channel" if name == "channel" else name] = str(value)
     return meta
+
+
+def request_channel(body: Mapping[str, Any]) -> str | None:
+    """The Slack channel id a request happened in, whatever its kind; None when it has none.
+
+    Events carry it in ``event.channel``, interactions in ``channel.id`` (or the container),
+    slash commands in ``channel_id``. Used to route requests from staff channels away from
+    the customer listeners.
+    """
+    event = body.get("event")
+    if isinstance(event, Mapping):
+        channel = event.get("channel")
+        if isinstance(channel, Mapping):  # channel_created and friends carry an object
+            channel = channel.get("id")
+        return str(channel) if channel else None
+    found = body.get("channel")
+    if isinstance(found, Mapping) and found.get("id"):
+        return str(found["id"])
+    container = body.get("container")
+    if isinstance(container, Mapping) and container.get("channel_id"):
+        return str(container["channel_id"])
+    if body.get("channel_id"):
+        return str(body["channel_id"])
+    return None

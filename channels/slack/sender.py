@@ -24,6 +24,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from bot.messages import OutboundMessage, SendError
 from channels.slack.parse import QUICK_REPLY_ACTION, slack_user_id
 from channels.slack.text import MAX_SECTION_CHARS, MAX_TEXT_CHARS, clip, escape
+from channels.slack_common import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 PER_CHANNEL_INTERVAL_S = 1.0
-DEFAULT_RETRY_AFTER_S = 30.0
 MAX_QUICK_REPLIES = 5
 MAX_BUTTON_CHARS = 75
 _CACHE_SIZE = 10_000
@@ -173,7 +173,7 @@ def _send_error(method: str, exc: SlackApiError) -> SendError:
     response = exc.response
     error = str(response.get("error") or f"HTTP {response.status_code}")
     if response.status_code == 429 or error == "ratelimited":
-        retry_after = _retry_after(response.headers)
+        retry_after = retry_after_seconds(response.headers)
         return SendError(f"{method}: rate limited", retry_after=retry_after)
     if error in PERMANENT_ERRORS:
         return SendError(f"{method}: {error}", permanent=True)
@@ -182,17 +182,6 @@ def _send_error(method: str, exc: SlackApiError) -> SendError:
             "slack: %s failed with %s: check SLACK_BOT_TOKEN and the app's scopes", method, error
         )
     return SendError(f"{method}: {error}")
-
-
-def _retry_after(headers: Any) -> float:
-    value = None
-    for name, raw in dict(headers or {}).items():
-        if str(name).lower() == "retry-after":
-            value = raw[0] if isinstance(raw, list | tuple) else raw
-    try:
-        return max(1.0, float(value)) if value is not None else DEFAULT_RETRY_AFTER_S
-    except ValueError:
-        return DEFAULT_RETRY_AFTER_S
 
 
 def reply_blocks(

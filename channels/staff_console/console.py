@@ -30,8 +30,8 @@ from channels.staff_console.auth import LoginLimiter, SessionSigner, StaffTokens
 log = logging.getLogger(__name__)
 
 COOKIE = "threadline_staff"
-ACTIONS = frozenset({"claim", "reply", "note", "resolve", "back-to-bot"})
-NEEDS_TEXT = frozenset({"reply", "note"})
+ACTIONS = frozenset({"claim", "reply", "note", "assign", "resolve", "back-to-bot"})
+NEEDS_TEXT = frozenset({"reply", "note", "assign"})  # assign: the colleague's name
 HEARTBEAT_S = 30.0
 CLOSE_GOING_AWAY = 1001
 CLOSE_UNAUTHORIZED = 4401
@@ -208,7 +208,18 @@ class StaffConsole:
 
     async def _snapshot(self, staff: str) -> dict[str, Any]:
         cards, outcomes = await asyncio.gather(self._backend.cards(), self._backend.outcomes())
-        return {"type": "handoffs", "staff": staff, "handoffs": cards, "outcomes": outcomes}
+        return self._frame(staff, cards, outcomes)
+
+    def _frame(
+        self, staff: str, cards: list[dict[str, Any]], outcomes: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "type": "handoffs",
+            "staff": staff,
+            "colleagues": sorted(n for n in self._tokens.names if n != staff),
+            "handoffs": cards,
+            "outcomes": outcomes,
+        }
 
     # --- live updates -------------------------------------------------------------------
 
@@ -260,7 +271,7 @@ class StaffConsole:
     async def _broadcast(self) -> None:
         cards, outcomes = await asyncio.gather(self._backend.cards(), self._backend.outcomes())
         for ws, staff in list(self._sockets.items()):
-            frame = {"type": "handoffs", "staff": staff, "handoffs": cards, "outcomes": outcomes}
+            frame = self._frame(staff, cards, outcomes)
             try:
                 await asyncio.wait_for(ws.send_json(frame), 5.0)
             except (ConnectionError, TimeoutError, RuntimeError):

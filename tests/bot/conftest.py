@@ -7,17 +7,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.bootstrap import build_runtime
-from bot.nlu import OfflineUnderstanding
 from bot.ports import OfflineUnderstander
 from bot.settings import Settings
 from tests.bot.harness import Clock, Harness, RecordingChannel
 from tests.conftest import DEMO_NOW
-
-
-@pytest.fixture(scope="session")
-def understander() -> OfflineUnderstander:
-    """Fitting the classifier takes a moment: one per test run (it is pure)."""
-    return OfflineUnderstander(OfflineUnderstanding.default())
 
 
 @pytest.fixture

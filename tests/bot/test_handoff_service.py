@@ -4,6 +4,7 @@ resolve with a rating, back to bot, and the outcomes staff see."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from bot.handoff import (
     HandoffClosed,
     HandoffDeps,
     NotYourHandoff,
+    assign,
     back_to_bot,
     claim,
     note,
@@ -25,7 +27,9 @@ from bot.handoff import (
     staff_reply,
 )
 from memory.handoffs import conversation_outcomes, open_handoff_cards
+from memory.knowledge_suggestions import list_suggestions
 from memory.models import Conversation, Handoff, InboundEvent, Message, OutboxItem
+from memory.staff_posts import pending_staff_posts
 from tests.bot.harness import Harness, RecordingChannel
 from tests.conftest import DEMO_NOW
 
@@ -41,6 +45,16 @@ async def escalated(h: Harness, user: str, *, ref: str | None = None) -> dict[st
     assert reply.metadata["action"] == "escalate"
     (card,) = [c for c in await open_handoff_cards(h.runtime.read_factory) if c["state"]]
     return card
+
+
+async def system_turns(h: Harness, conversation_id: int) -> list[tuple[int, str]]:
+    async with h.runtime.session_factory() as session:
+        rows = await session.execute(
+            select(Message.id, Message.text)
+            .where(Message.conversation_id == conversation_id, Message.author == "system")
+            .order_by(Message.id)
+        )
+        return [(row[0], row[1]) for row in rows]
 
 
 async def one(h: Harness, model: Any, *where: Any) -> Any:
@@ -245,3 +259,74 @@ async def _context(h: Harness, conversation_id: int) -> Any:
             verified_via=None,
             now=h.clock(),
         )
+
+
+async def test_assign_hands_a_waiting_or_own_handoff_to_a_colleague(h: Harness) -> None:
+    card = await escalated(h, "anon-assign")
+    await assign(deps(h), card["id"], "alice", "bob")
+    handoff = await one(h, Handoff, Handoff.id == card["id"])
+    assert (handoff.state, handoff.claimed_by) == ("claimed", "bob")
+    with pytest.raises(NotYourHandoff, match="claimed by bob"):
+        await assign(deps(h), card["id"], "alice", "carol")
+    await assign(deps(h), card["id"], "bob", "carol")
+    await staff_reply(deps(h), card["id"], "carol", "Carol here, I'll take it from here.")
+    with pytest.raises(NotYourHandoff):
+        await staff_reply(deps(h), card["id"], "bob", "me too")
+    notes = [text for _, text in await system_turns(h, card["conversation_id"])]
+    assert notes[-2:] == [
+        "alice assigned the conversation to bob",
+        "bob assigned the conversation to carol",
+    ]
+
+
+async def test_with_staff_slack_every_change_is_queued_for_the_thread_in_order(
+    h: Harness,
+) -> None:
+    slack = replace(deps(h), staff_slack=True)
+    card = await escalated(h, "anon-posts")
+    await claim(slack, card["id"], "alice")
+    reply = await staff_reply(slack, card["id"], "alice", "From the console")
+    from_thread = await staff_reply(slack, card["id"], "alice", "From Slack", origin="slack")
+    memo = await note(slack, card["id"], "alice", "console note")
+    await resolve(slack, card["id"], "alice")
+    posts = [
+        (p.kind, p.message_id)
+        for p in await pending_staff_posts(h.runtime.session_factory)
+        if p.handoff_id == card["id"]
+    ]
+    system = [m for m, _ in await system_turns(h, card["conversation_id"])]
+    assert posts == [
+        ("update", None),
+        ("mirror", system[0]),
+        ("mirror", reply.message_id),
+        ("mirror", memo.message_id),
+        ("update", None),
+        ("mirror", system[1]),
+    ]
+    assert from_thread.message_id not in {m for _, m in posts}
+
+
+async def test_resolving_offers_the_staff_answer_as_a_knowledge_suggestion(h: Harness) -> None:
+    ref, order = await h.customer_with_latest("delivered")
+    asked = await h.say("kb-1", f"Can I exchange order {order.id} for a bigger size?", ref=ref)
+    assert asked.metadata["action"] == "escalate", "exchanges need a person"
+    (card,) = await open_handoff_cards(h.runtime.read_factory)
+    await claim(deps(h), card["id"], "alice")
+    await note(deps(h), card["id"], "alice", "checked stock first")
+    await staff_reply(deps(h), card["id"], "alice", "Yes: exchanges are free within 30 days.")
+    await h.process()
+    await h.say("kb-2", ASK_FOR_PERSON)
+    (back,) = [c for c in await open_handoff_cards(h.runtime.read_factory) if c["id"] != card["id"]]
+    await claim(deps(h), back["id"], "bob")
+    await staff_reply(deps(h), back["id"], "bob", "Back to the assistant for this one.")
+    await back_to_bot(deps(h), back["id"], "bob")
+    await resolve(deps(h), card["id"], "alice")
+
+    (suggestion,) = await list_suggestions(h.runtime.read_factory)
+    assert (suggestion.handoff_id, suggestion.staff, suggestion.state) == (
+        card["id"],
+        "alice",
+        "pending",
+    )
+    assert suggestion.answer == "Yes: exchanges are free within 30 days."
+    assert order.id not in suggestion.question and "[order]" in suggestion.question

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 from test_offline_responder_data import (
     DELIVERED_RECENT,
@@ -13,9 +16,28 @@ from test_offline_responder_data import (
     write_knowledge,
 )
 
-from bot.responder import OfflineResponder, Templates
+from bot.responder import OfflineResponder, TemplateError, Templates
+from bot.responder.templates import say_duration, say_opening
 from memory.knowledge import KnowledgeBase
 from policies.model import Action, Decision
+from policies.settings import StaffWait
+
+BERLIN = ZoneInfo("Europe/Berlin")
+TUESDAY_EVENING = datetime(2026, 11, 17, 19, 30, tzinfo=UTC)  # 20:30 in Berlin
+OPEN = StaffWait(
+    claim_within=timedelta(minutes=15),
+    claim_by=TUESDAY_EVENING + timedelta(minutes=15),
+    at=TUESDAY_EVENING,
+    zone=BERLIN,
+)
+AWAY = StaffWait(
+    claim_within=timedelta(minutes=15),
+    opens_at=datetime(2026, 11, 18, 8, 0, tzinfo=UTC),  # Wednesday 09:00 in Berlin
+    claim_by=datetime(2026, 11, 18, 8, 15, tzinfo=UTC),
+    at=TUESDAY_EVENING,
+    zone=BERLIN,
+)
+SUPPORT = "I'm passing this to a person on our support team; they'll reply here in this chat."
 
 
 @pytest.fixture
@@ -186,6 +208,114 @@ def test_escalation_names_the_team_of_the_queue(responder) -> None:
     assert responder.render_action_message(unknown, context()) == (
         "I'm passing this to a person on our team; they'll reply here in this chat."
     )
+
+
+def test_a_new_escalation_says_how_long_a_person_usually_takes(responder) -> None:
+    decision = Decision(Action.ESCALATE, "asks-for-a-person", queue="support")
+
+    open_text = responder.render_action_message(decision, context(), OPEN)
+    away_text = responder.render_action_message(decision, context(), AWAY)
+    no_target = responder.render_action_message(decision, context(), StaffWait(at=TUESDAY_EVENING))
+
+    assert open_text == f"{SUPPORT} Someone usually picks this up within 15 minutes."
+    assert away_text == (
+        f"{SUPPORT} Our team is away right now; they're back tomorrow at 09:00 and will reply then."
+    )
+    assert no_target == SUPPORT
+
+
+def test_a_policy_message_gets_the_wait_unless_it_says_when_itself(responder) -> None:
+    plain = Decision(
+        Action.ESCALATE, "big-refund", queue="billing", customer_message="A colleague will reply."
+    )
+    own_wait = Decision(
+        Action.ESCALATE,
+        "after-hours",
+        queue="support",
+        customer_message="We're closed; a person replies {opens_at}, within {claim_within}.",
+    )
+
+    assert responder.render_action_message(plain, context(), OPEN) == (
+        "A colleague will reply. Someone usually picks this up within 15 minutes."
+    )
+    assert responder.render_action_message(own_wait, context(), AWAY) == (
+        "We're closed; a person replies tomorrow at 09:00, within 15 minutes."
+    )
+
+
+def test_a_policy_message_needing_an_unknown_time_falls_back_to_the_template(responder) -> None:
+    # {opens_at} while the team is open: there is no opening to name.
+    decision = Decision(
+        Action.ESCALATE, "x", queue="support", customer_message="We're back {opens_at}."
+    )
+
+    text = responder.render_action_message(decision, context(), OPEN)
+
+    assert text == f"{SUPPORT} Someone usually picks this up within 15 minutes."
+
+
+def test_other_braces_in_a_policy_message_are_shown_as_written(responder) -> None:
+    decision = Decision(
+        Action.ESCALATE, "x", queue="support", customer_message="Quote {ticket} when you write."
+    )
+
+    assert responder.render_action_message(decision, context(), None) == (
+        "Quote {ticket} when you write."
+    )
+
+
+def test_the_wait_sentences_are_templates_an_operator_can_change(tmp_path, knowledge) -> None:
+    path = tmp_path / "templates.yaml"
+    path.write_text(
+        "templates:\n"
+        "  escalate.wait: Expect {team} within {claim_within}.\n"
+        "  escalate.after_hours: We open {opens_at}.\n",
+        encoding="utf-8",
+    )
+    custom = OfflineResponder(knowledge, Templates.load(path), min_confidence=0.5)
+    decision = Decision(Action.ESCALATE, "asks-for-a-person", queue="support")
+
+    assert custom.render_action_message(decision, context(), OPEN).endswith(
+        "Expect a person on our support team within 15 minutes."
+    )
+    assert custom.render_action_message(decision, context(), AWAY).endswith(
+        "We open tomorrow at 09:00."
+    )
+    path.write_text("templates:\n  escalate.wait: Back {opens_at}.\n", encoding="utf-8")
+    with pytest.raises(
+        TemplateError, match=r"escalate.wait' uses unknown placeholder \{opens_at\}"
+    ):
+        Templates.load(path)
+
+
+@pytest.mark.parametrize(
+    ("duration", "said"),
+    [
+        (timedelta(minutes=15), "15 minutes"),
+        (timedelta(minutes=1), "1 minute"),
+        (timedelta(seconds=30), "1 minute"),
+        (timedelta(hours=1), "1 hour"),
+        (timedelta(hours=2), "2 hours"),
+        (timedelta(minutes=90), "1 hour and 30 minutes"),
+        (timedelta(days=1), "1 day"),
+        (timedelta(days=1, hours=2, minutes=5), "1 day, 2 hours and 5 minutes"),
+    ],
+)
+def test_durations_are_said_as_people_say_them(duration: timedelta, said: str) -> None:
+    assert say_duration(duration) == said
+
+
+@pytest.mark.parametrize(
+    ("opens_at", "said"),
+    [
+        (datetime(2026, 11, 17, 20, 0, tzinfo=UTC), "today at 21:00"),
+        (datetime(2026, 11, 18, 8, 0, tzinfo=UTC), "tomorrow at 09:00"),
+        (datetime(2026, 11, 23, 8, 0, tzinfo=UTC), "on Monday at 09:00"),
+        (datetime(2026, 11, 24, 8, 30, tzinfo=UTC), "on Tuesday 24 November at 09:30"),
+    ],
+)
+def test_openings_are_said_in_local_time_relative_to_today(opens_at: datetime, said: str) -> None:
+    assert say_opening(opens_at, BERLIN, TUESDAY_EVENING) == said
 
 
 def test_escalation_while_staff_already_have_the_conversation_says_so(responder) -> None:

@@ -16,11 +16,14 @@ from memory.orders import InMemoryOrderSource
 from memory.records import EventRecord
 from memory.views import Context
 from policies.model import Decision, Signals
+from policies.settings import StaffWait
 
 POLICY = """\
 version: 1
 settings:
   continuity_window: 24h
+  queues:
+    support: {claim_within: 15m}
 rules:
   - id: wants-person
     when: {intent: human_agent}
@@ -64,8 +67,13 @@ class FakeResponder:
             raise RuntimeError("responder crashed")
         return FakeReply(self.answer) if self.answer else None
 
-    def render_action_message(self, decision: Decision, context: Context) -> str:
-        return f"[{decision.action.value}] {decision.question or decision.queue or ''}".strip()
+    def render_action_message(
+        self, decision: Decision, context: Context, wait: StaffWait | None = None
+    ) -> str:
+        text = f"[{decision.action.value}] {decision.question or decision.queue or ''}".strip()
+        if wait is not None and wait.claim_within is not None:
+            text += f" (within {wait.claim_within})"
+        return text
 
 
 @dataclass
@@ -158,6 +166,27 @@ async def test_while_staff_own_the_conversation_the_bot_stays_quiet(world: World
     assert world.responder.asked == []
     assert world.store.data.messages[-1].text == "shipping_info: how long?"
     assert len(world.store.data.outbox) == 1
+
+
+async def test_a_new_handoff_gets_its_claim_target_and_staff_slack_posts(world: World) -> None:
+    world.deps = replace(world.deps, staff_slack=True)
+    escalated = await world.say("human_agent: a person please")
+    assert escalated.reply == "[escalate] support (within 0:15:00)"
+    handoff = world.store.data.handoffs[escalated.handoff_id or 0]
+    assert handoff.sla_due_at == world.now[0] + timedelta(minutes=15)
+    later = await world.say("shipping_info: and how long is shipping?")
+    customer_turn = world.store.data.messages[-1]
+    assert later.reply is None and customer_turn.text.startswith("shipping_info: and")
+    assert world.store.data.staff_posts == [
+        (handoff.id, "card", None),
+        (handoff.id, "mirror", customer_turn.id),
+    ]
+
+
+async def test_without_staff_slack_nothing_is_queued_for_slack(world: World) -> None:
+    await world.say("human_agent: a person please")
+    await world.say("shipping_info: still there?")
+    assert world.store.data.staff_posts == []
 
 
 async def test_conversation_continues_within_the_window_and_restarts_after(world: World) -> None:

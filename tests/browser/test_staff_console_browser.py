@@ -32,7 +32,7 @@ async def shop_url(tmp_path: Path) -> AsyncIterator[str]:
     """The real app with the demo shop, the web chat and the staff console."""
 
     def with_console(runtime: Runtime) -> None:
-        assert add_staff_console(runtime, tokens=f"alice:{STAFF_TOKEN}")
+        assert add_staff_console(runtime, tokens=f"alice:{STAFF_TOKEN},bob:{STAFF_TOKEN}-bob")
 
     async with demo_app(tmp_path, with_console) as url:
         yield url
@@ -84,6 +84,9 @@ async def test_staff_sign_in_claim_and_reply_reaches_the_customers_web_chat(
     await expect(staff.locator("#card-state")).to_have_text("Claimed by you", timeout=TIMEOUT_MS)
     await expect(staff.locator("#claimed .card-link")).to_have_count(1)
     await expect(send).to_be_enabled()
+    # A colleague to hand it to, if need be: the other signed-up agent, not oneself.
+    await expect(staff.get_by_label("Assign to")).to_have_value("bob")
+    await expect(staff.get_by_role("button", name="Assign")).to_be_enabled()
 
     reply = "Hi, I'm Alice from the support team. How can I help?"
     await staff.get_by_label("Message to the customer, or a note for colleagues").fill(reply)

@@ -1,8 +1,10 @@
 """A fake Slack Web API: a real aiohttp server on 127.0.0.1 that records every call.
 
-It answers ``auth.test``, ``chat.postMessage``, ``users.info`` and ``conversations.open`` the
-way Slack does (JSON with ``ok``); a test can queue failures per method (an error code, or
-HTTP 429 with ``Retry-After``) and slow a method down. Also: helpers that sign requests the
+It answers ``auth.test``, ``chat.postMessage`` (thread replies too), ``chat.update``,
+``chat.postEphemeral``, ``chat.getPermalink``, ``users.info`` and ``conversations.open`` the
+way Slack does (JSON with ``ok``); a test can queue failures per method (an error code, HTTP
+500, or HTTP 429 with ``Retry-After``), slow a method down, or stop the server and start it
+again on the same port (connection refused in between). Also: helpers that sign requests the
 way Slack signs them, and load the recorded payloads under ``tests/payloads/slack``.
 """
 
@@ -64,21 +66,26 @@ class FakeSlack:
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _socket_changed: asyncio.Event = field(default_factory=asyncio.Event)
     api_url: str = ""
+    port: int = 0
+    # ts → the message as it stands (posted, then edited by chat.update)
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    async def start(self) -> None:
+    async def start(self, port: int = 0) -> None:
+        """Listen on ``port`` (0: any free one; pass the old port to come back after stop)."""
         app = web.Application()
         app.router.add_post("/api/{method}", self._handle)
         app.router.add_get("/link", self._socket)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
-        port = self._runner.addresses[0][1]
-        self.api_url = f"http://127.0.0.1:{port}/api/"
+        self.port = self._runner.addresses[0][1]
+        self.api_url = f"http://127.0.0.1:{self.port}/api/"
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
 
     def fail(self, method: str, failure: Failure) -> None:
         """The next call of ``method`` fails this way (queue several for several calls)."""
@@ -86,6 +93,18 @@ class FakeSlack:
 
     def called(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
+
+    def replies(self, thread_ts: str) -> list[dict[str, Any]]:
+        """The accepted thread replies under ``thread_ts``, in order."""
+        return [p for p in self.posted() if p.get("thread_ts") == thread_ts]
+
+    def told(self, user: str) -> list[str]:
+        """The texts only ``user`` was shown (``chat.postEphemeral``)."""
+        return [
+            str(c.params.get("text"))
+            for c in self.accepted("chat.postEphemeral")
+            if c.params.get("user") == user
+        ]
 
     def posted(self) -> list[dict[str, Any]]:
         """The messages ``chat.postMessage`` accepted (failed attempts are not included)."""
@@ -178,7 +197,20 @@ class FakeSlack:
         if method == "chat.postMessage":
             ts = f"{1764400000 + next(self._ts)}.000100"
             message = {"type": "message", "text": params.get("text"), "user": BOT_USER_ID}
+            self.messages[ts] = {**params, "ts": ts}
             return {"ok": True, "channel": params["channel"], "ts": ts, "message": message}
+        if method == "chat.update":
+            ts = str(params.get("ts", ""))
+            if ts not in self.messages:
+                return {"ok": False, "error": "message_not_found"}
+            self.messages[ts] = {**self.messages[ts], **params}
+            return {"ok": True, "channel": params["channel"], "ts": ts, "text": params.get("text")}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"{1764400000 + next(self._ts)}.000200"}
+        if method == "chat.getPermalink":
+            ts = str(params.get("message_ts", ""))
+            link = f"https://shop.slack.com/archives/{params.get('channel')}/p{ts.replace('.', '')}"
+            return {"ok": True, "channel": params.get("channel"), "permalink": link}
         if method == "apps.connections.open":
             return {
                 "ok": True,

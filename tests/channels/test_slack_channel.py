@@ -15,7 +15,6 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.bootstrap import build_runtime
 from bot.messages import InboundMessage
-from bot.nlu import OfflineUnderstanding
 from bot.ports import OfflineUnderstander
 from bot.settings import Settings
 from bot.wire_slack import add_slack
@@ -43,19 +42,6 @@ class Store:
             return False
         self.messages[msg.external_event_id] = msg
         return True
-
-
-@pytest.fixture(scope="module")
-def understander() -> OfflineUnderstander:
-    return OfflineUnderstander(OfflineUnderstanding.default())
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    slack = FakeSlack()
-    await slack.start()
-    yield slack
-    await slack.stop()
 
 
 @pytest.fixture
@@ -237,7 +223,12 @@ def test_the_shipped_manifest_matches_what_the_channel_serves() -> None:
     }
     assert command["command"] == COMMAND
     assert len(urls) == 1 and urls.pop().endswith(WEBHOOK_PATH)
-    assert sorted(settings["event_subscriptions"]["bot_events"]) == ["app_mention", "message.im"]
+    assert sorted(settings["event_subscriptions"]["bot_events"]) == [
+        "app_mention",
+        "message.channels",
+        "message.groups",
+        "message.im",
+    ]
     assert settings["interactivity"]["is_enabled"] is True
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     # chat.postMessage, conversations.open for a DM, the two events, the command.

@@ -13,14 +13,6 @@ from tests.channels.fake_slack import BOT_TOKEN, TEAM_ID, Failure, FakeSlack
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    slack = FakeSlack()
-    await slack.start()
-    yield slack
-    await slack.stop()
-
-
-@pytest.fixture
 async def web(fake: FakeSlack) -> AsyncIterator[SlackWebApi]:
     api = SlackWebApi(base_url=fake.api_url)
     await api.open()

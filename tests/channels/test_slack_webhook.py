@@ -18,7 +18,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from bot.bootstrap import Runtime, build_runtime
-from bot.nlu import OfflineUnderstanding
 from bot.ports import OfflineUnderstander
 from bot.settings import Settings
 from bot.wire_slack import add_slack
@@ -37,19 +36,6 @@ from tests.channels.fake_slack import (
 from tests.conftest import DEMO_NOW
 
 Client = TestClient[web.Request, web.Application]
-
-
-@pytest.fixture(scope="module")
-def understander() -> OfflineUnderstander:
-    return OfflineUnderstander(OfflineUnderstanding.default())
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    slack = FakeSlack()
-    await slack.start()
-    yield slack
-    await slack.stop()
 
 
 def slack_settings(database_url: str, fake: FakeSlack) -> Settings:

@@ -55,9 +55,9 @@ class Desk:
         )
         return resp.status, await resp.json()
 
-    async def colleague_act(self, handoff_id: int, action: str) -> tuple[int, Any]:
+    async def colleague_act(self, handoff_id: int, action: str, text: str = "") -> tuple[int, Any]:
         url = self.client.make_url(f"/staff/api/handoffs/{handoff_id}/{action}")
-        async with self.colleague.post(url, json={}) as resp:
+        async with self.colleague.post(url, json={"text": text}) as resp:
             return resp.status, await resp.json()
 
 
@@ -252,3 +252,34 @@ def test_a_session_cookie_expires_and_cannot_be_altered() -> None:
     assert signer.verify(cookie, now=1060) is None
     assert signer.verify(cookie.replace("a.lice", "bob"), now=1000) is None
     assert signer.verify("garbage", now=1000) is None
+
+
+async def test_an_agent_assigns_a_handoff_to_a_colleague_from_the_console(desk: Desk) -> None:
+    assert (await desk.login("alice-token-1234")).status == 200
+    staff_ws = await desk.client.ws_connect("/staff/ws")
+    first = await frames_until(staff_ws, lambda f: f["type"] == "handoffs")
+    assert first["colleagues"] == ["bob"], "the assign list names the others, not oneself"
+    customer, card = await escalate_from_webchat(desk)
+
+    assert (await desk.act(card["id"], "assign", ""))[0] == 400
+    status, body = await desk.act(card["id"], "assign", "bob")
+    assert status == 200 and body["ok"] is True
+    assigned = await frames_until(
+        staff_ws, lambda f: [h["claimed_by"] for h in f["handoffs"]] == ["bob"]
+    )
+    assert assigned["handoffs"][0]["state"] == "claimed"
+    assert assigned["handoffs"][0]["turns"][-1]["text"] == "alice assigned the conversation to bob"
+    status, body = await desk.act(card["id"], "reply", "Alice again")
+    assert status == 409 and "claimed by bob" in body["error"]
+
+    url = desk.client.make_url("/staff/login")
+    async with desk.colleague.post(url, json={"token": "bob-token-5678"}) as resp:
+        assert resp.status == 200
+    status, _ = await desk.colleague_act(card["id"], "reply", "Bob here, happy to help.")
+    assert status == 200
+    reply = await frames_until(
+        customer, lambda f: f["type"] == "message" and f["author"] == "staff"
+    )
+    assert reply["text"] == "Bob here, happy to help."
+    await staff_ws.close()
+    await customer.close()

@@ -403,3 +403,25 @@ def test_folder_errors_name_the_file_they_are_in(tmp_path: Path) -> None:
     found = [(i.file, i.line, i.message.split(";")[0].split(" (")[0]) for i in caught.value.issues]
     assert (str(bad), 2, f"settings: already given in {tmp_path / '10-base.yaml'}") in found
     assert (str(bad), 4, "rules[0].id: duplicate rule id 'ok'") in found
+
+
+def test_a_misspelt_wait_placeholder_in_a_message_is_reported_with_its_line(
+    tmp_path: Path,
+) -> None:
+    issue = only_issue(
+        tmp_path,
+        """
+        version: 1
+        rules:
+          - id: a
+            when: {intent: human_agent}
+            then:
+              escalate:
+                message: We're back {open_at}; a person will reply then.
+        default: answer
+        """,
+    )
+    assert issue.line == 7
+    assert issue.message.startswith(
+        "rules[0].then.escalate.message: unknown placeholder {open_at} (did you mean 'opens_at'?)"
+    )

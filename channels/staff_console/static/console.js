@@ -9,6 +9,7 @@
     claim: "Claimed. The conversation is yours: the bot stays quiet.",
     reply: "Reply sent to the customer.",
     note: "Note added (only staff see it).",
+    assign: "Assigned. It is your colleague's now.",
     resolve: "Resolved. The customer was asked for a rating.",
     "back-to-bot": "Handed back to the bot. The customer was told."
   };
@@ -23,6 +24,33 @@
   function when(iso) {
     var d = new Date(iso);
     return isNaN(d) ? "" : d.toLocaleString([], { dateStyle: "short", timeStyle: "short" });
+  }
+
+  // "12 min", "2 h 5 min", "3 d 4 h": how long, at a glance.
+  function span(ms) {
+    var mins = Math.max(0, Math.floor(ms / 60000));
+    if (mins < 1) return "under a minute";
+    if (mins < 60) return mins + " min";
+    var hours = Math.floor(mins / 60);
+    if (hours < 24) return hours + " h" + (mins % 60 ? " " + (mins % 60) + " min" : "");
+    return Math.floor(hours / 24) + " d" + (hours % 24 ? " " + (hours % 24) + " h" : "");
+  }
+
+  function since(iso) { return Date.now() - new Date(iso).getTime(); }
+
+  // A waiting handoff that missed its time to claim: reposted, or past sla_due_at.
+  function overdue(c) {
+    if (c.state !== "waiting") return false;
+    return c.sla_reposts > 0 || (!!c.sla_due_at && since(c.sla_due_at) >= 0);
+  }
+
+  function claimTarget(c) {
+    var missed = c.sla_reposts ? "missed, reposted " + c.sla_reposts + "×" : "";
+    if (c.state !== "waiting") return missed || "met";
+    if (!c.sla_due_at) return missed || "no target for this queue";
+    var left = new Date(c.sla_due_at).getTime() - Date.now();
+    if (missed) return missed + " · next repost " + (left > 0 ? "in " + span(left) : "now");
+    return left > 0 ? "due in " + span(left) : "overdue by " + span(-left);
   }
 
   function api(method, path, body) {
@@ -99,6 +127,7 @@
 
   function update(frame) {
     state.cards = frame.handoffs || [];
+    renderColleagues(frame.colleagues || []);
     renderOutcomes(frame.outcomes || {});
     renderList();
     var still = state.cards.some(function (c) { return c.id === state.selected; });
@@ -134,10 +163,17 @@
         var item = el("li");
         var button = el("button", { type: "button", class: "card-link", "data-id": c.id });
         if (c.id === state.selected) button.setAttribute("aria-current", "true");
-        if (c.priority === "high") button.classList.add("high");
-        button.appendChild(el("span", { class: "name" }, customerName(c)));
+        if (c.priority === "high" || c.priority === "urgent") button.classList.add(c.priority);
+        if (overdue(c)) button.classList.add("overdue");
+        var head = el("span", { class: "name" }, customerName(c));
+        if (c.priority === "high" || c.priority === "urgent") {
+          head.appendChild(el("span", { class: "badge " + c.priority }, c.priority));
+        }
+        if (overdue(c)) head.appendChild(el("span", { class: "badge overdue" }, "overdue"));
+        button.appendChild(head);
         button.appendChild(el("span", { class: "why" }, c.rule_id));
-        var sub = c.customer.channel + " · " + when(c.created_at);
+        var sub = c.customer.channel + " · ";
+        sub += c.state === "waiting" ? "waiting " + span(since(c.created_at)) : when(c.created_at);
         if (c.claimed_by) sub += " · " + c.claimed_by;
         button.appendChild(el("span", { class: "sub" }, sub));
         button.addEventListener("click", function () { select(c.id); });
@@ -175,7 +211,8 @@
       ["Rule", card.rule_id],
       ["Reason", card.reason || "—"],
       ["Queue", card.queue + " · " + card.priority + " priority"],
-      ["Waiting since", when(card.created_at)]
+      ["Waiting since", when(card.created_at)],
+      ["Time to claim", claimTarget(card)]
     ];
     $("facts").replaceChildren();
     facts.forEach(function (f) {
@@ -189,6 +226,7 @@
     setEnabled("claim", card.state === "waiting");
     setEnabled("reply", mine);
     setEnabled("note", open);
+    setEnabled("assign", canClose && $("assignee").options.length > 0);
     setEnabled("resolve", canClose);
     setEnabled("back-to-bot", canClose);
   }
@@ -229,6 +267,15 @@
     list.dataset.card = String(card.id);
   }
 
+  function renderColleagues(names) {
+    var select = $("assignee");
+    var chosen = select.value;
+    select.replaceChildren();
+    names.forEach(function (name) { select.appendChild(el("option", { value: name }, name)); });
+    if (names.indexOf(chosen) >= 0) select.value = chosen;
+    select.disabled = !names.length;
+  }
+
   function setEnabled(action, on) {
     var button = document.querySelector('[data-action="' + action + '"]');
     button.disabled = !on;
@@ -244,7 +291,7 @@
   function act(action) {
     var id = state.selected;
     if (id === null) return;
-    var text = $("text").value;
+    var text = action === "assign" ? $("assignee").value : $("text").value;
     if ((action === "reply" || action === "note") && !text.trim()) {
       setStatus("Write the message first.", true);
       $("text").focus();
@@ -266,6 +313,14 @@
   $("text").addEventListener("keydown", function (ev) {
     if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); act("reply"); }
   });
+
+  // "waiting 12 min" and "overdue" move with the clock, not only when something changes.
+  setInterval(function () {
+    if (!state.staff) return;
+    renderList();
+    var card = state.cards.find(function (c) { return c.id === state.selected; });
+    if (card) $("facts").lastChild.textContent = claimTarget(card);
+  }, 30000);
 
   api("GET", "/staff/api/me").then(function (r) {
     if (r.status === 200) showDesk(r.data.staff); else showLogin("");
