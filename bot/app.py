@@ -27,6 +27,7 @@ async def readyz(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     body: dict[str, Any] = {
         "channels": sorted(runtime.channels),
+        "staff": sorted(runtime.services),
         "worker": "embedded" if runtime.worker is not None else "separate",
         "policy_version": runtime.policy.version,
     }
@@ -55,16 +56,16 @@ def build_app(runtime: Runtime) -> web.Application:
     app[RUNTIME] = runtime
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    for channel in runtime.channels.values():
-        app.router.add_routes(channel.routes())
+    for part in runtime.parts():
+        app.router.add_routes(part.routes())
 
     async def on_startup(_app: web.Application) -> None:
         await runtime.start()
 
     async def on_shutdown(_app: web.Application) -> None:
         # Close open sockets first: aiohttp waits for their handlers before cleanup.
-        for channel in runtime.channels.values():
-            await channel.shutdown()
+        for part in runtime.parts():
+            await part.shutdown()
 
     async def on_cleanup(_app: web.Application) -> None:
         await runtime.stop()

@@ -43,12 +43,18 @@ log = logging.getLogger(__name__)
 HISTORY_LIMIT = 50
 
 
-class Channel(Sender, Protocol):
+class Service(Protocol):
+    """A part of the web process with routes and a lifetime (the staff console, staff Slack)."""
+
     name: str
 
     def routes(self) -> list[web.AbstractRouteDef]: ...
     async def startup(self) -> None: ...
     async def shutdown(self) -> None: ...
+
+
+class Channel(Service, Sender, Protocol):
+    """A service customers write on, that also delivers the bot's and staff's replies."""
 
 
 @dataclass
@@ -63,6 +69,8 @@ class Runtime:
     worker: Worker | None
     outbox: OutboxSender
     channels: dict[str, Channel] = field(default_factory=dict)
+    # For staff, not customers: served and started like channels, never given replies.
+    services: dict[str, Service] = field(default_factory=dict)
     clock: Callable[[], datetime] = utcnow
     # Set when staff Slack is wired (bot.wire_staff_slack): wakes its post sender.
     wake_staff_posts: Callable[[], None] = lambda: None
@@ -95,10 +103,17 @@ class Runtime:
         self.channels[channel.name] = channel
         self.outbox.add_sender(channel.name, channel)
 
+    def add_service(self, service: Service) -> None:
+        self.services[service.name] = service
+
+    def parts(self) -> list[Service]:
+        """Every channel and service: what the app serves, starts and stops."""
+        return [*self.channels.values(), *self.services.values()]
+
     async def start(self) -> None:
         await self.ingestor.start()
-        for channel in self.channels.values():
-            await channel.startup()
+        for part in self.parts():
+            await part.startup()
         if self.worker is not None:
             await self.worker.start()
         await self.outbox.start()
@@ -106,8 +121,9 @@ class Runtime:
             await self.sla.start()
         self._tasks.append(asyncio.create_task(self.policy.watch(), name="policy-watch"))
         log.info(
-            "Threadline started: channels on: %s; worker: %s; policy %s",
+            "Threadline started: channels on: %s; staff: %s; worker: %s; policy %s",
             ", ".join(sorted(self.channels)) or "none",
+            ", ".join(sorted(self.services)) or "none",
             "embedded" if self.worker is not None else "separate process",
             self.policy.version,
         )
@@ -125,8 +141,8 @@ class Runtime:
         if self.worker is not None:
             await self.worker.stop()
         await self.ingestor.stop()
-        for channel in self.channels.values():
-            await channel.shutdown()
+        for part in self.parts():
+            await part.shutdown()
         await self.engine.dispose()
 
 

@@ -186,9 +186,7 @@ async def _record(
             )
         if conversation.state in STAFF_STATES:
             # A person owns this conversation: the bot stays quiet, staff see the message.
-            handoff = await uow.handoffs.active(conversation.id)
-            if deps.staff_slack and handoff is not None:
-                await uow.handoffs.post_to_staff(handoff.id, "mirror", now, message_id)
+            await _mirror_to_staff(uow, deps, conversation.id, message_id, now)
             await uow.events.mark_done(event.id, now)
             await uow.commit()
             return Outcome(
@@ -238,9 +236,7 @@ async def _store_act(
         assert conversation is not None
         if conversation.state in STAFF_STATES:
             # Staff took the conversation while the reply was being written: theirs now.
-            handoff = await uow.handoffs.active(conversation_id)
-            if deps.staff_slack and handoff is not None:
-                await uow.handoffs.post_to_staff(handoff.id, "mirror", now, recorded.message_id)
+            await _mirror_to_staff(uow, deps, conversation_id, recorded.message_id, now)
             await uow.events.mark_done(event.id, now)
             await uow.commit()
             return Outcome(event.id, conversation_id, recorded.customer_id, None, None)
@@ -300,6 +296,17 @@ async def _store_act(
         handoff_id=handoff_id,
         closed_conversation_id=recorded.closed_conversation_id,
     )
+
+
+async def _mirror_to_staff(
+    uow: UnitOfWork, deps: PipelineDeps, conversation_id: int, message_id: int, now: datetime
+) -> None:
+    """With staff Slack on, the customer's turn also goes to their handoff's thread."""
+    if not deps.staff_slack:
+        return
+    handoff = await uow.handoffs.active(conversation_id)
+    if handoff is not None:
+        await uow.handoffs.post_to_staff(handoff.id, "mirror", now, message_id)
 
 
 def _resume_question(signals: Signals, asked: dict[str, Any] | None) -> Signals:

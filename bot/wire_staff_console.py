@@ -105,7 +105,7 @@ def add_staff_console(
     async def version() -> int:
         return await store_version(runtime.read_factory)
 
-    runtime.add_channel(
+    runtime.add_service(
         StaffConsole(
             tokens=parsed,
             secret=runtime.settings.secret,

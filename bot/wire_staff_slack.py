@@ -24,7 +24,6 @@ from bot.handoff import (
     resolve,
     staff_reply,
 )
-from bot.messages import OutboundMessage, SendError
 from bot.staff_outbox import StaffPostSender
 from memory.handoffs import get_handoff, open_handoff_cards
 from memory.staff_posts import (
@@ -39,13 +38,9 @@ NAME = "staff_slack"
 
 
 class StaffSlackService:
-    """Runs the staff post sender with the runtime.
-
-    Registered like a channel so it starts and stops with the others; it serves no routes
-    (Slack reaches it through the customer channel's webhook, and it posts with that
-    channel's Web API client) and delivers nothing to customers, so the customer outbox
-    never has anything for it.
-    """
+    """Runs the staff post sender with the runtime (a service: staff-side, no customer
+    deliveries). It serves no routes: Slack reaches it through the customer channel's
+    webhook, and it posts with that channel's Web API client."""
 
     name = NAME
 
@@ -60,9 +55,6 @@ class StaffSlackService:
 
     async def shutdown(self) -> None:
         await self.sender.stop()
-
-    async def send(self, msg: OutboundMessage) -> str | None:
-        raise SendError("staff Slack does not deliver to customers", permanent=True)
 
 
 def add_staff_slack(runtime: Runtime, *, poll_interval: float = 1.0) -> bool:
@@ -173,7 +165,7 @@ def add_staff_slack(runtime: Runtime, *, poll_interval: float = 1.0) -> bool:
     )
     customer_slack.hand_over(listeners.is_staff_request)
     listeners.register(customer_slack.bolt)
-    runtime.add_channel(StaffSlackService(sender))
+    runtime.add_service(StaffSlackService(sender))
     runtime.wake_staff_posts = sender.wake
     log.info(
         "staff Slack: on, cards to %s%s; %s",

@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from bot.messages import OutboundMessage, SendError
 from channels.staff_console.assets import ConsoleAssets
 from channels.staff_console.auth import LoginLimiter, SessionSigner, StaffTokens
 
@@ -114,9 +113,6 @@ class StaffConsole:
             *(ws.close(code=CLOSE_GOING_AWAY, message=b"server shutting down") for ws in sockets),
             return_exceptions=True,
         )
-
-    async def send(self, msg: OutboundMessage) -> str | None:
-        raise SendError("the staff console does not deliver to customers", permanent=True)
 
     def open_sockets(self) -> int:
         return len(self._sockets)

@@ -267,7 +267,7 @@ async def open_desk(
     assert add_slack(runtime)
     assert add_staff_slack(runtime)
     slack = runtime.channels["slack"]
-    staff = runtime.channels["staff_slack"]
+    staff = runtime.services["staff_slack"]
     assert isinstance(slack, SlackChannel) and isinstance(staff, StaffSlackService)
     web_chat = RecordingChannel(name="webchat")
     runtime.outbox.add_sender(web_chat.name, web_chat)

@@ -205,7 +205,7 @@ async def test_staff_slack_is_on_only_with_a_staff_channel_and_the_slack_app(
     try:
         assert add_slack(runtime)
         assert add_staff_slack(runtime) is False
-        assert "staff_slack" not in runtime.channels
+        assert "staff_slack" not in runtime.services
     finally:
         await runtime.engine.dispose()
     settings = base.model_copy(
@@ -248,11 +248,11 @@ async def test_in_the_running_app_a_handoff_reaches_the_staff_channel_by_itself(
     )
     runtime = build_runtime(settings, embedded_worker=True, worker_poll_interval=0.05)
     add_web_channels(runtime)
-    assert "staff_slack" in runtime.channels
+    assert "staff_slack" in runtime.services and "staff_slack" not in runtime.channels
     try:
         async with TestClient(TestServer(build_app(runtime), host="127.0.0.1")) as client:
             ready = await (await client.get("/readyz")).json()
-            assert "staff_slack" in ready["channels"]
+            assert ready["staff"] == ["staff_slack"] and "staff_slack" not in ready["channels"]
             message = InboundMessage(
                 channel="webchat",
                 external_event_id="web-1",

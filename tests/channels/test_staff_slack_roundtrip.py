@@ -48,7 +48,8 @@ async def desk(
     runtime = build_runtime(settings, clock=clock, embedded_worker=True, understander=understander)
     assert add_slack(runtime) and add_staff_slack(runtime)
     add_webchat(runtime)
-    slack, staff, webchat = (runtime.channels[n] for n in ("slack", "staff_slack", "webchat"))
+    slack, webchat = (runtime.channels[n] for n in ("slack", "webchat"))
+    staff = runtime.services["staff_slack"]
     assert isinstance(slack, SlackChannel) and isinstance(staff, StaffSlackService)
     app = web.Application()
     app.add_routes([*slack.routes(), *webchat.routes()])
