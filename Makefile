@@ -33,6 +33,7 @@ test: lint types unit ## lint, types and the whole test suite
 bench: setup
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/reply_path.py
+	$(BIN)/python bench/pipeline_cost.py
 	$(BIN)/python bench/context.py
 	$(BIN)/python bench/policy.py
 	$(BIN)/python bench/reply.py
