@@ -37,6 +37,7 @@ from memory.handoffs import (
     RATING_THANKS_KIND,
     HandoffRow,
     Reachable,
+    add_system_note,
     add_turn,
     close_handoff,
     current_reach,
@@ -421,14 +422,11 @@ def _wake_staff_posts(deps: HandoffDeps) -> None:
 
 
 async def _system_note(session: AsyncSession, handoff: HandoffRow, text: str, now: datetime) -> int:
-    return await add_turn(
+    return await add_system_note(
         session,
+        handoff_id=handoff.id,
         conversation_id=handoff.conversation_id,
         customer_id=handoff.customer_id,
-        author="system",
-        channel="staff",
         text=text,
         now=now,
-        internal=True,
-        meta={"handoff_id": handoff.id},
     )

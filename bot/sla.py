@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.polling_loop import PollingLoop
 from bot.responder.templates import say_duration
 from memory.handoff_sla import Overdue, overdue_handoffs, update_if_still_due
-from memory.handoffs import add_turn
+from memory.handoffs import add_system_note
 from memory.staff_posts import queue_staff_post
 from policies.settings import PRIORITIES, StaffWait
 
@@ -133,16 +133,14 @@ class SlaWatcher:
             )
             if not updated:
                 return False
-            await add_turn(
+            await add_system_note(
                 session,
+                handoff_id=handoff.id,
                 conversation_id=handoff.conversation_id,
                 customer_id=handoff.customer_id,
-                author="system",
-                channel="staff",
                 text=text,
                 now=now,
-                internal=True,
-                meta={"handoff_id": handoff.id, "sla": True},
+                meta={"sla": True},
             )
             if self._staff_slack:
                 await queue_staff_post(

@@ -32,6 +32,7 @@ from memory.staff_posts import (
     mark_staff_post_sent,
     release_staff_post,
     set_staff_thread,
+    staff_thread,
 )
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,14 @@ class StaffPostSender:
         *,
         channel_for: Callable[[str], str],
         clock: Callable[[], datetime],
+        reads: async_sessionmaker[AsyncSession] | None = None,
         poll_interval: float = 1.0,
         max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
-        """``channel_for(queue)``: the Slack channel id a queue's cards go to."""
+        """``channel_for(queue)``: the Slack channel id a queue's cards go to; ``reads``:
+        the read-only session factory for cards and turns (default: ``factory``)."""
         self._factory = factory
+        self._reads = reads or factory
         self._poster = poster
         self._channel_for = channel_for
         self._clock = clock
@@ -101,9 +105,13 @@ class StaffPostSender:
         return True
 
     async def _send(self, post: StaffPostRecord) -> str | None:
-        card = await handoff_card(self._factory, post.handoff_id)
-        if card is None:
-            raise SendError(f"handoff {post.handoff_id} does not exist", permanent=True)
+        if post.kind in ("mirror", "notice"):
+            # A line in the thread needs only where the thread is, not the whole card.
+            thread = await staff_thread(self._reads, post.handoff_id)
+            if thread is None:
+                thread = await self._open_thread(await self._card(post.handoff_id))
+            return await self._post_line(post, thread)
+        card = await self._card(post.handoff_id)
         if post.kind == "card":
             thread = _thread_of(card)
             if thread is None:
@@ -115,22 +123,30 @@ class StaffPostSender:
         if post.kind == "update":
             await self._poster.update_card(thread.channel, thread.ts, card)
             return thread.ts
-        if post.kind == "mirror":
-            turn = await self._turn(post.message_id)
-            if turn is None:
-                raise SendError(f"message {post.message_id} does not exist", permanent=True)
-            return await self._poster.post_turn(thread.channel, thread.ts, turn)
         if post.kind == "repost":
             # The card first: a retry after a failed reminder only refreshes it again.
             await self._poster.update_card(thread.channel, thread.ts, card)
             waited = _waited(post.payload, card, self._clock())
             return await self._poster.post_repost(thread.channel, thread.ts, card, waited=waited)
-        if post.kind == "notice":
-            text = str(post.payload.get("text") or "").strip()
-            if not text:
-                raise SendError("a notice without text", permanent=True)
-            return await self._poster.post_notice(thread.channel, thread.ts, text)
         raise SendError(f"unknown staff post kind {post.kind!r}", permanent=True)
+
+    async def _post_line(self, post: StaffPostRecord, thread: StaffThread) -> str:
+        """A mirrored turn or a notice, as a reply in the handoff's thread."""
+        if post.kind == "mirror":
+            turn = await self._turn(post.message_id)
+            if turn is None:
+                raise SendError(f"message {post.message_id} does not exist", permanent=True)
+            return await self._poster.post_turn(thread.channel, thread.ts, turn)
+        text = str(post.payload.get("text") or "").strip()
+        if not text:
+            raise SendError("a notice without text", permanent=True)
+        return await self._poster.post_notice(thread.channel, thread.ts, text)
+
+    async def _card(self, handoff_id: int) -> dict[str, Any]:
+        card = await handoff_card(self._reads, handoff_id)
+        if card is None:
+            raise SendError(f"handoff {handoff_id} does not exist", permanent=True)
+        return card
 
     async def _open_thread(self, card: Mapping[str, Any]) -> StaffThread:
         channel = self._channel_for(str(card.get("queue") or ""))
@@ -141,7 +157,7 @@ class StaffPostSender:
 
     async def _turn(self, message_id: int | None) -> dict[str, Any] | None:
         """The stored turn a mirror post copies into the thread."""
-        return await turn_card(self._factory, message_id) if message_id is not None else None
+        return await turn_card(self._reads, message_id) if message_id is not None else None
 
     async def _failed(
         self, post: StaffPostRecord, reason: str, retry_after: float | None, permanent: bool

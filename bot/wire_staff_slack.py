@@ -124,7 +124,7 @@ def add_staff_slack(runtime: Runtime, *, poll_interval: float = 1.0) -> bool:
             raise StaffRefused(str(exc)) from exc
 
     async def summary(handoff_id: int) -> HandoffSummary | None:
-        async with runtime.session_factory() as session:
+        async with runtime.read_factory() as session:
             row = await get_handoff(session, handoff_id)
         return HandoffSummary(row.id, row.state, row.claimed_by) if row is not None else None
 
@@ -133,7 +133,7 @@ def add_staff_slack(runtime: Runtime, *, poll_interval: float = 1.0) -> bool:
         return [HandoffSummary(int(c["id"]), str(c["state"]), c["claimed_by"]) for c in cards]
 
     async def thread_handoff(channel: str, ts: str) -> int | None:
-        return await handoff_for_thread(runtime.session_factory, channel=channel, ts=ts)
+        return await handoff_for_thread(runtime.read_factory, channel=channel, ts=ts)
 
     async def remember(key: str, user: str) -> bool:
         return await remember_staff_event(runtime.session_factory, key, user, runtime.clock())
@@ -148,6 +148,7 @@ def add_staff_slack(runtime: Runtime, *, poll_interval: float = 1.0) -> bool:
         poster,
         channel_for=channel_for,
         clock=runtime.clock,
+        reads=runtime.read_factory,
         poll_interval=poll_interval,
     )
     listeners = StaffSlackListeners(

@@ -13,6 +13,8 @@ Slack on our aiohttp app and call the Web API. This module keeps that in one pla
   storing it under a unique constraint is what makes retries harmless.
 * :func:`dispatch_to_bolt` runs one checked request through an ``AsyncApp`` and turns the
   answer into an aiohttp response.
+* :func:`call_web_api` makes one Web API call and turns a failure into the ``SendError``
+  both outboxes retry, wait out (``Retry-After``) or give up on.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -32,6 +34,7 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -39,6 +42,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from bot.messages import SendError
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +212,49 @@ def event_key(payload: Mapping[str, Any]) -> str | None:
     if payload.get("command") and payload.get("trigger_id"):
         return f"command:{payload['trigger_id']}"
     return None
+
+
+# Errors that mean Threadline's Slack app is set up wrongly: logged as errors with a hint.
+SETUP_ERRORS = frozenset({"invalid_auth", "token_revoked", "not_authed", "missing_scope"})
+SETUP_HINT = "check SLACK_BOT_TOKEN and the app's scopes"
+
+
+async def call_web_api(
+    method: str,
+    call: Callable[..., Awaitable[AsyncSlackResponse]],
+    *,
+    permanent: frozenset[str],
+    hints: Mapping[str, str] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """One Web API call; a failure becomes a :class:`SendError` the outboxes understand.
+
+    429 (or ``ratelimited``) carries Slack's ``Retry-After``; an error in ``permanent`` is not
+    retried; a connection error or timeout is retried with backoff. An error with a hint (for
+    the operator: ``hints``, or the setup errors) is logged once with it.
+    """
+    try:
+        response = await call(**kwargs)
+    except SlackApiError as exc:
+        raise _send_error(method, exc, permanent, hints or {}) from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise SendError(f"{method}: {exc.__class__.__name__}: {exc}") from None
+    return dict(response.data) if isinstance(response.data, dict) else {}
+
+
+def _send_error(
+    method: str, exc: SlackApiError, permanent: frozenset[str], hints: Mapping[str, str]
+) -> SendError:
+    response = exc.response
+    error = str(response.get("error") or f"HTTP {response.status_code}")
+    if response.status_code == 429 or error == "ratelimited":
+        return SendError(
+            f"{method}: rate limited", retry_after=retry_after_seconds(response.headers)
+        )
+    hint = hints.get(error) or (SETUP_HINT if error in SETUP_ERRORS else None)
+    if hint is not None:
+        log.error("slack: %s failed with %s: %s", method, error, hint)
+    return SendError(f"{method}: {error}", permanent=error in permanent)
 
 
 def retry_after_seconds(headers: Any) -> float:

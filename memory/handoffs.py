@@ -184,6 +184,31 @@ async def add_turn(
     )
 
 
+async def add_system_note(
+    session: AsyncSession,
+    *,
+    handoff_id: int,
+    conversation_id: int,
+    customer_id: int,
+    text: str,
+    now: datetime,
+    meta: dict[str, Any] | None = None,
+) -> int:
+    """A log line for staff in the conversation (who claimed, an SLA repost …): internal,
+    never sent to the customer, never in the bot's context."""
+    return await add_turn(
+        session,
+        conversation_id=conversation_id,
+        customer_id=customer_id,
+        author="system",
+        channel="staff",
+        text=text,
+        now=now,
+        internal=True,
+        meta={"handoff_id": handoff_id, **(meta or {})},
+    )
+
+
 async def queue_delivery(
     session: AsyncSession, *, message_id: int, conversation_id: int, to: Reachable, now: datetime
 ) -> int:

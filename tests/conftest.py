@@ -32,9 +32,11 @@ from sqlalchemy.pool import NullPool
 
 from bot.nlu import OfflineUnderstanding
 from bot.ports import OfflineUnderstander
+from bot.settings import Settings
 from memory.db import create_engine, make_session_factory
 from memory.migrate import migrate
 from memory.models import Base
+from tests.bot.harness import Harness
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -164,7 +166,9 @@ def postgres_database() -> Iterator[str]:
     if reason is not None:
         if IN_CI:
             pytest.fail(f"CI needs PostgreSQL: {reason}")
-        pytest.skip(reason)  # a laptop without Chromium: reported as skipped, with the reason
+        # Only off CI (CI fails above): a laptop without PostgreSQL reports its tests as
+        # skipped, with the reason, never as passed.
+        pytest.skip(reason)
     yield database
     asyncio.run(_pg_drop(database))
 
@@ -208,6 +212,14 @@ def understander() -> OfflineUnderstander:
     return OfflineUnderstander(OfflineUnderstanding.default())
 
 
+@pytest.fixture
+async def h(demo_database_url: str, understander: OfflineUnderstander) -> AsyncIterator[Harness]:
+    """A real runtime (store, pipeline, policy, understanding, responder) on the demo shop."""
+    harness = await Harness.open(Settings(DATABASE_URL=demo_database_url), understander, DEMO_NOW)
+    yield harness
+    await harness.close()
+
+
 # --- Real-browser tests: Debian's Chromium driven by Playwright (never a downloaded browser).
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -236,7 +248,9 @@ def chromium() -> Path:
     if reason is not None:
         if REQUIRE_BROWSER or IN_CI:
             pytest.fail(f"browser tests must run here: {reason}")
-        pytest.skip(reason)  # a laptop without Chromium: reported as skipped, with the reason
+        # Only off CI (CI fails above): a laptop without Chromium reports the browser tests
+        # as skipped, with the reason, never as passed.
+        pytest.skip(reason)
     return CHROMIUM
 
 

@@ -16,15 +16,13 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.messages import OutboundMessage, SendError
 from channels.slack.parse import QUICK_REPLY_ACTION, slack_user_id
 from channels.slack.text import MAX_SECTION_CHARS, MAX_TEXT_CHARS, clip, escape
-from channels.slack_common import retry_after_seconds
+from channels.slack_common import call_web_api
 
 log = logging.getLogger(__name__)
 
@@ -160,28 +158,7 @@ class SlackSender:
     async def _call(
         self, method: str, call: Callable[..., Awaitable[AsyncSlackResponse]], **kwargs: Any
     ) -> dict[str, Any]:
-        try:
-            response = await call(**kwargs)
-        except SlackApiError as exc:
-            raise _send_error(method, exc) from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SendError(f"{method}: {exc.__class__.__name__}: {exc}") from None
-        return dict(response.data) if isinstance(response.data, dict) else {}
-
-
-def _send_error(method: str, exc: SlackApiError) -> SendError:
-    response = exc.response
-    error = str(response.get("error") or f"HTTP {response.status_code}")
-    if response.status_code == 429 or error == "ratelimited":
-        retry_after = retry_after_seconds(response.headers)
-        return SendError(f"{method}: rate limited", retry_after=retry_after)
-    if error in PERMANENT_ERRORS:
-        return SendError(f"{method}: {error}", permanent=True)
-    if error in ("invalid_auth", "token_revoked", "not_authed", "missing_scope"):
-        log.error(
-            "slack: %s failed with %s: check SLACK_BOT_TOKEN and the app's scopes", method, error
-        )
-    return SendError(f"{method}: {error}")
+        return await call_web_api(method, call, permanent=PERMANENT_ERRORS, **kwargs)
 
 
 def reply_blocks(

@@ -14,13 +14,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.messages import SendError
-from channels.slack_common import retry_after_seconds
+from channels.slack_common import call_web_api
 from channels.staff_slack.card import card_blocks, card_text
 from channels.staff_slack.thread_lines import notice_line, repost_line, turn_line
 
@@ -38,7 +36,11 @@ PERMANENT_ERRORS = frozenset(
         "invalid_blocks",
     }
 )
-SETUP_ERRORS = frozenset({"invalid_auth", "token_revoked", "not_authed", "missing_scope"})
+_INVITE = (
+    "invite the app to the staff channel (/invite @Threadline) or fix SLACK_STAFF_CHANNEL / "
+    "the queue's slack_channel"
+)
+CHANNEL_HINTS = {"channel_not_found": _INVITE, "not_in_channel": _INVITE}
 
 
 class SlackStaffPoster:
@@ -112,13 +114,9 @@ class SlackStaffPoster:
     async def _call(
         self, method: str, call: Callable[..., Awaitable[AsyncSlackResponse]], **kwargs: Any
     ) -> dict[str, Any]:
-        try:
-            response = await call(**kwargs)
-        except SlackApiError as exc:
-            raise _send_error(method, exc) from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SendError(f"{method}: {exc.__class__.__name__}: {exc}") from None
-        return dict(response.data) if isinstance(response.data, dict) else {}
+        return await call_web_api(
+            method, call, permanent=PERMANENT_ERRORS, hints=CHANNEL_HINTS, **kwargs
+        )
 
 
 def _ts(response: Mapping[str, Any], method: str) -> str:
@@ -126,28 +124,3 @@ def _ts(response: Mapping[str, Any], method: str) -> str:
     if not isinstance(ts, str) or not ts:
         raise SendError(f"{method} returned no ts")
     return ts
-
-
-def _send_error(method: str, exc: SlackApiError) -> SendError:
-    response = exc.response
-    error = str(response.get("error") or f"HTTP {response.status_code}")
-    if response.status_code == 429 or error == "ratelimited":
-        return SendError(
-            f"{method}: rate limited", retry_after=retry_after_seconds(response.headers)
-        )
-    if error in PERMANENT_ERRORS:
-        if error in ("channel_not_found", "not_in_channel"):
-            log.error(
-                "staff slack: %s failed with %s: invite the app to the staff channel "
-                "(/invite @Threadline) or fix SLACK_STAFF_CHANNEL / the queue's slack_channel",
-                method,
-                error,
-            )
-        return SendError(f"{method}: {error}", permanent=True)
-    if error in SETUP_ERRORS:
-        log.error(
-            "staff slack: %s failed with %s: check SLACK_BOT_TOKEN and the app's scopes",
-            method,
-            error,
-        )
-    return SendError(f"{method}: {error}")

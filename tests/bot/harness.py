@@ -8,8 +8,10 @@ from itertools import count
 
 from sqlalchemy import select
 
-from bot.bootstrap import Runtime
+from bot.bootstrap import Runtime, build_runtime
 from bot.messages import InboundMessage, OutboundMessage, SendError
+from bot.ports import OfflineUnderstander
+from bot.settings import Settings
 from memory.models import Customer, Order
 
 
@@ -52,6 +54,24 @@ class Harness:
     channel: RecordingChannel
     clock: Clock
     _events: count[int] = field(default_factory=lambda: count(1))
+
+    @classmethod
+    async def open(
+        cls, settings: Settings, understander: OfflineUnderstander, now: datetime
+    ) -> Harness:
+        """A started runtime (embedded worker, ingest) whose replies a recording channel keeps."""
+        clock = Clock(now)
+        runtime = build_runtime(
+            settings, clock=clock, embedded_worker=True, understander=understander
+        )
+        channel = RecordingChannel()
+        runtime.outbox.add_sender(channel.name, channel)
+        await runtime.ingestor.start()
+        return cls(runtime, channel, clock)
+
+    async def close(self) -> None:
+        await self.runtime.ingestor.stop()
+        await self.runtime.engine.dispose()
 
     def message(
         self, user: str, text: str, *, ref: str | None = None, channel: str | None = None

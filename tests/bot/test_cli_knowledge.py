@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot.bootstrap import build_runtime
 from bot.cli import main
 from bot.handoff import HandoffDeps, claim, resolve, staff_reply
 from bot.ports import OfflineUnderstander
@@ -23,7 +22,7 @@ from memory.demo import KNOWLEDGE_DIR
 from memory.handoffs import open_handoff_cards
 from memory.knowledge import KnowledgeBase
 from memory.knowledge_suggestions import suggest_from_handoff
-from tests.bot.harness import Clock, Harness, RecordingChannel
+from tests.bot.harness import Harness
 from tests.conftest import DEMO_NOW
 
 ENGRAVE = "Can you engrave initials on the Glow Camp Lantern as a gift?"
@@ -42,14 +41,8 @@ async def _answered_questions(url: str, understander: OfflineUnderstander) -> li
 
     (suggestion id, handoff id) of each.
     """
-    clock = Clock(DEMO_NOW)
-    runtime = build_runtime(
-        Settings(DATABASE_URL=url), clock=clock, embedded_worker=True, understander=understander
-    )
-    channel = RecordingChannel()
-    runtime.outbox.add_sender(channel.name, channel)
-    await runtime.ingestor.start()
-    h = Harness(runtime, channel, clock)
+    h = await Harness.open(Settings(DATABASE_URL=url), understander, DEMO_NOW)
+    runtime, clock = h.runtime, h.clock
     deps = HandoffDeps(runtime.session_factory, clock, runtime.outbox.wake)
     ids = []
     try:
@@ -72,8 +65,7 @@ async def _answered_questions(url: str, understander: OfflineUnderstander) -> li
             assert suggestion_id is not None
             ids.append((suggestion_id, int(card["id"])))
     finally:
-        await runtime.ingestor.stop()
-        await runtime.engine.dispose()
+        await h.close()
     return ids
 
 

@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot.bootstrap import build_runtime
 from bot.cli import main
 from bot.clock import utcnow
 from bot.handoff import HandoffDeps, claim, resolve, staff_reply
 from bot.ports import OfflineUnderstander
 from bot.settings import Settings
 from memory.handoffs import open_handoff_cards
-from tests.bot.harness import Clock, Harness, RecordingChannel
+from tests.bot.harness import Harness
 from tests.conftest import DEMO_NOW
 
 ASK_FOR_PERSON = "I want to talk to a human agent please"
@@ -33,14 +32,8 @@ def run(*args: str) -> tuple[int, str, str]:
 async def _four_conversations(url: str, understander: OfflineUnderstander) -> None:
     """One the bot answers; one staff resolve and the customer rates 5; one staff resolve
     and the customer comes back two hours later; one still waiting for staff."""
-    clock = Clock(DEMO_NOW)
-    runtime = build_runtime(
-        Settings(DATABASE_URL=url), clock=clock, embedded_worker=True, understander=understander
-    )
-    channel = RecordingChannel()
-    runtime.outbox.add_sender(channel.name, channel)
-    await runtime.ingestor.start()
-    h = Harness(runtime, channel, clock)
+    h = await Harness.open(Settings(DATABASE_URL=url), understander, DEMO_NOW)
+    runtime, clock = h.runtime, h.clock
     deps = HandoffDeps(runtime.session_factory, clock, runtime.outbox.wake)
 
     async def staff_resolved(user: str) -> None:
@@ -64,8 +57,7 @@ async def _four_conversations(url: str, understander: OfflineUnderstander) -> No
         await h.say("anon-back", "How long does shipping take?")
         assert (await h.say("anon-waiting", ASK_FOR_PERSON)).metadata["action"] == "escalate"
     finally:
-        await runtime.ingestor.stop()
-        await runtime.engine.dispose()
+        await h.close()
 
 
 @pytest.fixture

@@ -17,12 +17,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.bootstrap import build_runtime
 from bot.ports import OfflineUnderstander
 from bot.settings import Settings
 from memory.models import Handoff
 from tests.bot.fake_llm import Scripted, fake_llm_server, model_settings, text, use_model
-from tests.bot.harness import Clock, Harness, RecordingChannel
+from tests.bot.harness import Harness
 from tests.conftest import DEMO_NOW
 
 ASK_FOR_PERSON = "I want to talk to a human agent please"
@@ -64,21 +63,13 @@ async def make_harness(
             path = tmp_path / "policy.yaml"
             path.write_text(textwrap.dedent(policy).lstrip(), encoding="utf-8")
             settings["THREADLINE_POLICIES"] = path
-        clock = Clock(now)
-        runtime = build_runtime(
-            Settings(**settings), clock=clock, embedded_worker=True, understander=understander
-        )
-        channel = RecordingChannel()
-        runtime.outbox.add_sender(channel.name, channel)
-        await runtime.ingestor.start()
-        harness = Harness(runtime, channel, clock)
+        harness = await Harness.open(Settings(**settings), understander, now)
         started.append(harness)
         return harness
 
     yield make
     for harness in started:
-        await harness.runtime.ingestor.stop()
-        await harness.runtime.engine.dispose()
+        await harness.close()
 
 
 def utc(*parts: int) -> datetime:

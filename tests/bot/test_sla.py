@@ -24,7 +24,7 @@ from bot.settings import Settings
 from memory.handoffs import open_handoff_cards
 from memory.models import Handoff, Message
 from memory.staff_posts import pending_staff_posts
-from tests.bot.harness import Clock, Harness, RecordingChannel
+from tests.bot.harness import Clock, Harness
 
 ASK_FOR_PERSON = "I want to talk to a human agent please"
 FRIDAY_TEN = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # shipped policy: UTC, mon-fri 9-18
@@ -46,21 +46,13 @@ async def make_harness(
 
     async def make(*, staff_slack: bool = False, now: datetime = FRIDAY_TEN) -> Harness:
         settings = Settings(DATABASE_URL=demo_database_url, **(STAFF_SLACK if staff_slack else {}))
-        clock = Clock(now)
-        runtime = build_runtime(
-            settings, clock=clock, embedded_worker=True, understander=understander
-        )
-        channel = RecordingChannel()
-        runtime.outbox.add_sender(channel.name, channel)
-        await runtime.ingestor.start()
-        harness = Harness(runtime, channel, clock)
+        harness = await Harness.open(settings, understander, now)
         started.append(harness)
         return harness
 
     yield make
     for harness in started:
-        await harness.runtime.ingestor.stop()
-        await harness.runtime.engine.dispose()
+        await harness.close()
 
 
 def minutes(n: float) -> timedelta:

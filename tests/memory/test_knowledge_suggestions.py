@@ -7,17 +7,13 @@ resolve through the handoff service, then suggests from the handoff in its own t
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.bootstrap import build_runtime
 from bot.handoff import HandoffDeps, claim, note, resolve, staff_reply
-from bot.ports import OfflineUnderstander
-from bot.settings import Settings
 from memory.demo import KNOWLEDGE_DIR
 from memory.handoffs import open_handoff_cards
 from memory.knowledge import RECOMMENDED_THRESHOLD, KnowledgeBase
@@ -34,27 +30,9 @@ from memory.knowledge_suggestions import (
 )
 from memory.models import Customer, Handoff, KnowledgeSuggestion, Order
 from memory.personal_data import PersonalData, scrub
-from tests.bot.harness import Clock, Harness, RecordingChannel
-from tests.conftest import DEMO_NOW
+from tests.bot.harness import Harness
 
 ASK_FOR_PERSON = "I want to talk to a human agent please"
-
-
-@pytest.fixture
-async def h(demo_database_url: str, understander: OfflineUnderstander) -> AsyncIterator[Harness]:
-    clock = Clock(DEMO_NOW)
-    runtime = build_runtime(
-        Settings(DATABASE_URL=demo_database_url),
-        clock=clock,
-        embedded_worker=True,
-        understander=understander,
-    )
-    channel = RecordingChannel()
-    runtime.outbox.add_sender(channel.name, channel)
-    await runtime.ingestor.start()
-    yield Harness(runtime, channel, clock)
-    await runtime.ingestor.stop()
-    await runtime.engine.dispose()
 
 
 def deps(h: Harness) -> HandoffDeps:
