@@ -36,6 +36,7 @@ from memory.history import demo_customers, recent_turns
 from memory.ingest import GroupCommitIngestor
 from memory.knowledge import RECOMMENDED_THRESHOLD, KnowledgeBase
 from memory.orders import SqlOrderSource
+from memory.store_signals import StoreSignals, store_signals
 from memory.unit_of_work import SqlUnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,8 @@ class Runtime:
     wake_staff_posts: Callable[[], None] = lambda: None
     # Raises and reposts handoffs nobody claimed in time (bot.sla); set by build_runtime.
     sla: SlaWatcher | None = None
+    # News of work stored by the other process (web ↔ worker); set by build_runtime.
+    signals: StoreSignals | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def ingest(self, msg: InboundMessage) -> bool:
@@ -106,6 +109,15 @@ class Runtime:
     def add_service(self, service: Service) -> None:
         self.services[service.name] = service
 
+    def wake(self, kind: str) -> None:
+        """Another process stored work of ``kind`` (memory.store_signals.KINDS)."""
+        if kind == "inbound" and self.worker is not None:
+            self.worker.wake()
+        elif kind == "outbox":
+            self.outbox.wake()
+        elif kind == "staff_posts":
+            self.wake_staff_posts()
+
     def parts(self) -> list[Service]:
         """Every channel and service: what the app serves, starts and stops."""
         return [*self.channels.values(), *self.services.values()]
@@ -119,6 +131,8 @@ class Runtime:
         await self.outbox.start()
         if self.sla is not None:
             await self.sla.start()
+        if self.signals is not None:
+            await self.signals.start()
         self._tasks.append(asyncio.create_task(self.policy.watch(), name="policy-watch"))
         log.info(
             "Threadline started: channels on: %s; staff: %s; worker: %s; policy %s",
@@ -135,6 +149,8 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.signals is not None:
+            await self.signals.stop()
         if self.sla is not None:
             await self.sla.stop()
         await self.outbox.stop()
@@ -157,9 +173,16 @@ def build_runtime(
     clock: Callable[[], datetime] = utcnow,
     embedded_worker: bool | None = None,
     worker_poll_interval: float = 1.0,
+    outbox_poll_interval: float = 1.0,
     understander: Understander | None = None,
+    other_process: bool | None = None,
 ) -> Runtime:
-    """Build every part from ``settings``; ``understander`` may be shared (it is pure)."""
+    """Build every part from ``settings``; ``understander`` may be shared (it is pure).
+
+    ``other_process``: the web and the worker run as separate processes, so each listens
+    for the work the other stores (memory.store_signals). By default a web process
+    without the embedded worker does; ``threadline worker`` passes True.
+    """
     engine = create_engine(settings.database_url)
     factory = make_session_factory(engine)
     reads = make_read_session_factory(engine)
@@ -198,7 +221,7 @@ def build_runtime(
         clock=clock,
         staff_slack=staff_slack_configured(settings),
     )
-    outbox = OutboxSender(factory, {}, clock=clock)
+    outbox = OutboxSender(factory, {}, clock=clock, poll_interval=outbox_poll_interval)
     run_worker = settings.embedded_worker if embedded_worker is None else embedded_worker
     worker: Worker | None = None
     if run_worker:
@@ -243,6 +266,9 @@ def build_runtime(
         staff_slack=deps.staff_slack,
         on_staff_post=lambda: runtime.wake_staff_posts(),
     )
+    split = not run_worker if other_process is None else other_process
+    if split:
+        runtime.signals = store_signals(settings.database_url, runtime.wake)
     return runtime
 
 

@@ -140,7 +140,7 @@ def worker() -> None:
 async def _work(settings: Settings) -> None:
     from bot.bootstrap import build_runtime
 
-    runtime = build_runtime(settings, embedded_worker=True)
+    runtime = build_runtime(settings, embedded_worker=True, other_process=True)
     await runtime.start()
     click.echo("worker running (Ctrl+C to stop)")
     try:

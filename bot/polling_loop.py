@@ -43,6 +43,9 @@ class PollingLoop:
 
     async def run(self) -> None:
         while True:
+            # Cleared before the cycle, not after: news that arrives while a cycle runs
+            # (work committed after its query) must not be lost.
+            self._wake.clear()
             try:
                 handled = await self._cycle()
             except asyncio.CancelledError:
@@ -52,6 +55,5 @@ class PollingLoop:
                 handled = 0
             if handled:
                 continue
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll)

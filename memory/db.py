@@ -1,7 +1,8 @@
 """Engine and sessions for SQLite (default) and PostgreSQL.
 
-SQLite gets WAL, foreign keys, a busy timeout and ``BEGIN IMMEDIATE`` so two
-read-modify-write transactions can never lose an update.
+SQLite gets WAL, foreign keys, ``BEGIN IMMEDIATE`` so two read-modify-write
+transactions can never lose an update, and its statements run on the event loop's
+thread with lock waits as async sleeps (memory.sqlite_driver).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import NullPool
 
+from memory.sqlite_driver import connector
+
 READ_ONLY = "threadline_read_only"
 
 
@@ -25,10 +28,10 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """Create the async engine for ``url`` with the settings Threadline relies on."""
     if is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:":
+        database = make_url(url).database or ":memory:"
+        if database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = _create_async_engine(url, connect_args={"timeout": 30})
+        engine = _create_async_engine(url, async_creator=connector(database, busy_timeout_s=30))
         _configure_sqlite(engine)
         return engine
     # No pre-ping: it costs a round trip per checkout on the hot path; connections
@@ -48,13 +51,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy emit BEGIN itself (below) instead of pysqlite's deferred BEGIN.
-        dbapi_connection.isolation_level = None
+        # The connection is in autocommit mode: SQLAlchemy emits BEGIN itself (below).
+        # No busy_timeout: lock waits are async sleeps in memory.sqlite_driver.
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")

@@ -51,7 +51,7 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 DEMO_NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
-def _pg_url(database: str) -> str:
+def pg_url(database: str) -> str:
     return make_url(PG_BASE_URL).set(database=database).render_as_string(hide_password=False)
 
 
@@ -65,7 +65,7 @@ async def _pg_setup(database: str) -> str | None:
         return f"PostgreSQL not reachable at {PG_BASE_URL}: {exc.__class__.__name__}: {exc}"
     finally:
         await admin.dispose()
-    engine = create_engine(_pg_url(database), pool_size=1)
+    engine = create_engine(pg_url(database), pool_size=1)
     try:
         await migrate(engine)
     finally:
@@ -125,8 +125,8 @@ def postgres_demo_template(postgres_database: str) -> Iterator[str]:
     async def _make() -> None:
         await _admin(f'CREATE DATABASE "{template}" TEMPLATE "{postgres_database}"')
         # The run's database may hold an earlier test's rows: start the template empty.
-        await _truncate_all(_pg_url(template))
-        await _load_demo(_pg_url(template))
+        await _truncate_all(pg_url(template))
+        await _load_demo(pg_url(template))
 
     asyncio.run(_make())
     yield template
@@ -155,7 +155,7 @@ def demo_database_url(
     template = request.getfixturevalue("postgres_demo_template")
     database = f"{template}_{uuid.uuid4().hex[:6]}"
     asyncio.run(_admin(f'CREATE DATABASE "{database}" TEMPLATE "{template}"'))
-    yield _pg_url(database)
+    yield pg_url(database)
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
 
@@ -181,7 +181,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
         shutil.copy(sqlite_template, path)
         return f"sqlite+aiosqlite:///{path}"
     database = request.getfixturevalue("postgres_database")
-    url = _pg_url(database)
+    url = pg_url(database)
     asyncio.run(_truncate_all(url))
     return url
 

@@ -1,0 +1,85 @@
+"""The polling loop behind the worker and the senders: no wake-up is ever lost."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.polling_loop import PollingLoop
+
+POLL_S = 60.0  # far longer than the tests wait: only wake() can start a cycle
+
+
+async def test_news_that_arrives_during_a_cycle_starts_another() -> None:
+    """Work committed after a cycle's query must not wait for the next poll."""
+    cycles = 0
+    second_cycle = asyncio.Event()
+    loop: PollingLoop
+
+    async def cycle() -> int:
+        nonlocal cycles
+        cycles += 1
+        if cycles == 1:
+            loop.wake()  # news arrives while this cycle runs; it found nothing yet
+            await asyncio.sleep(0)
+        else:
+            second_cycle.set()
+        return 0
+
+    loop = PollingLoop("test", cycle, poll_interval=POLL_S)
+    await loop.start()
+    try:
+        async with asyncio.timeout(10):
+            await second_cycle.wait()
+    finally:
+        await loop.stop()
+    assert cycles == 2
+
+
+async def test_it_drains_while_there_is_work_then_sleeps_until_woken() -> None:
+    backlog = [3, 2, 0]
+    handled: list[int] = []
+    idle = asyncio.Event()
+
+    async def cycle() -> int:
+        count = backlog.pop(0) if backlog else 0
+        handled.append(count)
+        if count == 0:
+            idle.set()
+        return count
+
+    loop = PollingLoop("test", cycle, poll_interval=POLL_S)
+    await loop.start()
+    try:
+        async with asyncio.timeout(10):
+            await idle.wait()
+        assert handled == [3, 2, 0]
+        idle.clear()
+        backlog.append(1)
+        loop.wake()
+        async with asyncio.timeout(10):
+            await idle.wait()
+        assert handled == [3, 2, 0, 1, 0]
+    finally:
+        await loop.stop()
+
+
+async def test_a_failing_cycle_is_retried_not_fatal() -> None:
+    calls = 0
+    recovered = asyncio.Event()
+
+    async def cycle() -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("database went away")
+        recovered.set()
+        return 0
+
+    loop = PollingLoop("test", cycle, poll_interval=0.01)
+    await loop.start()
+    try:
+        async with asyncio.timeout(10):
+            await recovered.wait()
+    finally:
+        await loop.stop()
+    assert calls >= 2

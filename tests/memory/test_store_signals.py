@@ -1,0 +1,170 @@
+"""Store signals: another process hears of new work as soon as it commits."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from memory.db import create_engine
+from memory.models import Conversation, Customer, InboundEvent, Message, OutboxItem
+from memory.store_signals import KINDS, PostgresListener, store_signals
+from tests.conftest import pg_url
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+WAIT_S = 10.0
+
+
+class Heard:
+    def __init__(self) -> None:
+        self.kinds: list[str] = []
+        self._news = asyncio.Event()
+
+    def __call__(self, kind: str) -> None:
+        self.kinds.append(kind)
+        self._news.set()
+
+    async def until(self, kind: str) -> None:
+        async with asyncio.timeout(WAIT_S):
+            while kind not in self.kinds:
+                self._news.clear()
+                await self._news.wait()
+
+
+async def store_event(factory: async_sessionmaker[AsyncSession], n: int) -> None:
+    async with factory() as session, session.begin():
+        await session.execute(
+            insert(InboundEvent).values(
+                channel="webchat",
+                external_event_id=f"e{n}",
+                external_user_id="u",
+                text="hello",
+                payload={},
+                state="pending",
+                attempts=0,
+                received_at=T0,
+            )
+        )
+
+
+async def store_reply(factory: async_sessionmaker[AsyncSession]) -> None:
+    async with factory() as session, session.begin():
+        customer = Customer(tags=[], created_at=T0)
+        session.add(customer)
+        await session.flush()
+        conversation = Conversation(
+            customer_id=customer.id,
+            state="bot",
+            channel="webchat",
+            started_at=T0,
+            last_message_at=T0,
+        )
+        session.add(conversation)
+        await session.flush()
+        message = Message(
+            conversation_id=conversation.id,
+            customer_id=customer.id,
+            author="bot",
+            channel="webchat",
+            text="hi",
+            attachments=[],
+            meta={},
+            internal=False,
+            created_at=T0,
+        )
+        session.add(message)
+        await session.flush()
+        session.add(
+            OutboxItem(
+                message_id=message.id,
+                conversation_id=conversation.id,
+                channel="webchat",
+                external_user_id="u",
+                state="pending",
+                attempts=0,
+                next_attempt_at=T0,
+                created_at=T0,
+            )
+        )
+
+
+async def test_new_work_is_signalled_when_it_commits(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    heard = Heard()
+    signals = store_signals(database_url, heard)
+    await signals.start()
+    try:
+        await store_event(session_factory, 1)
+        await heard.until("inbound")
+        if database_url.startswith("postgresql"):
+            assert set(heard.kinds) == {"inbound"}, "PostgreSQL says which table got rows"
+        else:
+            assert set(heard.kinds) == set(KINDS), "SQLite only knows that something changed"
+        heard.kinds.clear()
+        await store_reply(session_factory)
+        await heard.until("outbox")
+    finally:
+        await signals.stop()
+
+
+async def test_an_uncommitted_insert_is_not_signalled(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    heard = Heard()
+    signals = store_signals(database_url, heard)
+    await signals.start()
+    try:
+        async with session_factory() as session, session.begin():
+            await session.execute(
+                insert(InboundEvent).values(
+                    channel="webchat",
+                    external_event_id="rolled-back",
+                    external_user_id="u",
+                    text="hello",
+                    payload={},
+                    state="pending",
+                    attempts=0,
+                    received_at=T0,
+                )
+            )
+            await asyncio.sleep(0.2)
+            assert heard.kinds == [], "nothing is announced before the commit"
+            await session.rollback()
+        await store_event(session_factory, 2)  # the next commit is heard as usual
+        await heard.until("inbound")
+        async with session_factory() as session:
+            stored = await session.scalar(select(func.count()).select_from(InboundEvent))
+        assert stored == 1
+    finally:
+        await signals.stop()
+
+
+async def test_the_listener_comes_back_after_postgresql_drops_it(postgres_database: str) -> None:
+    pg = pg_url(postgres_database)
+    heard = Heard()
+    listener = PostgresListener(
+        pg.replace("postgresql+asyncpg", "postgresql"), heard, reconnect_after=0.05
+    )
+    await listener.start()
+    engine = create_engine(pg, pool_size=1)
+    try:
+        async with engine.connect() as conn:  # what a server restart does to the listener
+            dropped = await conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND query LIKE 'LISTEN%'"
+                )
+            )
+        assert dropped == 1
+        await heard.until("outbox")  # back: it catches up on every kind, in case
+        assert set(heard.kinds) == set(KINDS)
+        heard.kinds.clear()
+        await store_event(async_sessionmaker(engine), 3)
+        await heard.until("inbound")
+    finally:
+        await listener.stop()
+        await engine.dispose()
