@@ -173,12 +173,21 @@ def workdir(prefix: str) -> Iterator[Path]:
 
 class ServerProcess:
     """A server script in its own process; it prints ``listening <port>`` when ready
-    and one JSON line of statistics when it stops on SIGTERM."""
+    (or ``ready``, a line starting with it, for a process that serves no port) and one
+    JSON line of statistics when it stops on SIGTERM."""
 
-    def __init__(self, args: Sequence[str], *, env: dict[str, str] | None, log_path: Path) -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        *,
+        env: dict[str, str] | None,
+        log_path: Path,
+        ready: str = "listening ",
+    ) -> None:
         self._args = [PYTHON, *args]
         self._env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}
         self._log_path = log_path
+        self._ready = ready
         self._proc: asyncio.subprocess.Process | None = None
         self.port = 0
 
@@ -203,6 +212,8 @@ class ServerProcess:
                 if line.startswith("listening "):
                     self.port = int(line.split()[1])
                     return self.port
+                if line.startswith(self._ready):
+                    return 0
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -236,9 +247,13 @@ class ServerProcess:
 
 @contextlib.asynccontextmanager
 async def running_server(
-    args: Sequence[str], *, env: dict[str, str] | None = None, log_path: Path
+    args: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    log_path: Path,
+    ready: str = "listening ",
 ) -> AsyncIterator[ServerProcess]:
-    server = ServerProcess(args, env=env, log_path=log_path)
+    server = ServerProcess(args, env=env, log_path=log_path, ready=ready)
     try:
         await server.start()
         yield server

@@ -2,23 +2,26 @@
 
 For SQLite and PostgreSQL, at 50 and 200 concurrent customers: a fresh database
 gets the demo shop (``import_file(..., rebase_dates=True)``); the real web process
-(``build_runtime`` + ``add_webchat`` + ``build_app``, embedded worker) runs in its
-own process; the customers run in another (``bench/chat_clients.py``), each asking
-one question at a time and waiting for the bot's reply before the next. A quarter of
-them are signed in as demo customers through the shop's HMAC hello.
+(``build_runtime`` + ``add_webchat`` + ``build_app``) runs in its own process, in one
+of two layouts: ``embedded`` (the worker inside the web process, as ``make demo``
+runs it) or ``split`` (the Procfile's: the web process, and ``threadline worker`` in
+another). The customers run in a third process (``bench/chat_clients.py``), each
+asking one question at a time and waiting for the bot's reply before the next. A
+quarter of them are signed in as demo customers through the shop's HMAC hello.
 
 Reported: replies per second, reply latency p50/p99 (message sent → bot reply
 received), ack latency p50, and the bare aiohttp endpoint's requests/s measured by
 wrk at the same concurrency in the same run.
 
     .venv/bin/python bench/reply_path.py [--quick] [--connections 50,200]
-        [--databases sqlite,postgresql]
+        [--databases sqlite,postgresql] [--layouts embedded,split]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
 import secrets
@@ -63,6 +66,7 @@ CLIENTS_GRACE_S = 60.0
 @dataclass(frozen=True, slots=True)
 class ReplyRun:
     database: str
+    layout: str
     clients: int
     bare: WrkResult
     result: dict[str, Any]
@@ -155,7 +159,7 @@ async def run_clients(
 
 
 async def measure_app(
-    tmp: Path, db: Database, clients: int, duration: float
+    tmp: Path, db: Database, layout: str, clients: int, duration: float
 ) -> tuple[dict[str, Any], int, int]:
     customers = await load_demo_shop(db.url)
     secret = secrets.token_hex(16)
@@ -163,40 +167,63 @@ async def measure_app(
         "DATABASE_URL": db.url,
         "THREADLINE_SECRET": secret,
         "THREADLINE_LOG_LEVEL": "WARNING",
-        "THREADLINE_EMBEDDED_WORKER": "true",
+        "THREADLINE_EMBEDDED_WORKER": "true" if layout == "embedded" else "false",
         "THREADLINE_DEMO": "false",
     }
-    log_path = tmp / f"app-{db.kind}-{clients}.log"
-    async with running_server(["bench/app_server.py"], env=env, log_path=log_path) as server:
+    name = f"{db.kind}-{layout}-{clients}"
+    async with contextlib.AsyncExitStack() as stack:
+        server = await stack.enter_async_context(
+            running_server(["bench/app_server.py"], env=env, log_path=tmp / f"app-{name}.log")
+        )
+        worker = None
+        if layout == "split":  # the Procfile's worker process, as deployed
+            worker = await stack.enter_async_context(
+                running_server(
+                    ["-m", "bot", "worker"],
+                    env=env,
+                    log_path=tmp / f"worker-{name}.log",
+                    ready="worker running",
+                )
+            )
         result = await run_clients(server.port, clients, duration, secret, customers)
+        if worker is not None:
+            await worker.stop()
         stats = await server.stop()
     return result, int(stats.get("pending_events", -1)), await count_bot_messages(db.url)
 
 
-async def run(kinds: list[str], clients: list[int], duration: float) -> list[ReplyRun]:
+async def run(
+    kinds: list[str], layouts: list[str], clients: list[int], duration: float
+) -> list[ReplyRun]:
     runs: list[ReplyRun] = []
     with workdir("bench-reply") as tmp:
         for kind in kinds:
-            for n in clients:
-                bare = await measure_bare(tmp, n, duration)
-                async with fresh_database(kind, tmp) as db:
-                    result, pending, bot_messages = await measure_app(tmp, db, n, duration)
-                r = ReplyRun(kind, n, bare, result, pending, bot_messages)
-                runs.append(r)
-                print(
-                    f"  {kind} clients={n}: {r.rate:,.1f} replies/s, "
-                    f"p50 {r.latency(50):,.0f} ms, unanswered {result['unanswered']}, "
-                    f"errors {result['error_count']}, bare {bare.rps:,.0f} req/s",
-                    file=sys.stderr,
-                )
-                for error in result["errors"][:3]:
-                    print(f"    error: {error}", file=sys.stderr)
+            for layout in layouts:
+                for n in clients:
+                    runs.append(await measure_one(tmp, kind, layout, n, duration))
     return runs
+
+
+async def measure_one(tmp: Path, kind: str, layout: str, n: int, duration: float) -> ReplyRun:
+    bare = await measure_bare(tmp, n, duration)
+    async with fresh_database(kind, tmp) as db:
+        result, pending, bot_messages = await measure_app(tmp, db, layout, n, duration)
+    r = ReplyRun(kind, layout, n, bare, result, pending, bot_messages)
+    print(
+        f"  {kind} {layout} clients={n}: {r.rate:,.1f} replies/s, "
+        f"p50 {r.latency(50):,.0f} ms, unanswered {result['unanswered']}, "
+        f"errors {result['error_count']}, bare {bare.rps:,.0f} req/s",
+        file=sys.stderr,
+    )
+    for error in result["errors"][:3]:
+        print(f"    error: {error}", file=sys.stderr)
+    return r
 
 
 def table(runs: list[ReplyRun]) -> str:
     headers = [
         "database",
+        "processes",
         "clients",
         "signed in",
         "replies",
@@ -214,6 +241,7 @@ def table(runs: list[ReplyRun]) -> str:
         rows.append(
             [
                 r.database,
+                "web + worker" if r.layout == "embedded" else "web, worker",
                 str(r.clients),
                 str(r.result["signed_in"]),
                 f"{r.result['replies']:,}",
@@ -235,6 +263,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5 s per measurement, not 20 s")
     parser.add_argument("--connections", default="50,200", help="concurrent customers")
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument(
+        "--layouts",
+        default="embedded,split",
+        help="embedded: the worker in the web process; split: a worker process beside it",
+    )
     parser.add_argument("--show-replies", action="store_true", help="print one reply per question")
     args = parser.parse_args()
     if not wrk_available():
@@ -248,7 +281,10 @@ def main() -> None:
             kinds.remove("postgresql")
     clients = [int(c) for c in args.connections.split(",")]
     load_before = load_line()
-    runs = asyncio.run(run(kinds, clients, duration))
+    layouts = [x.strip() for x in args.layouts.split(",") if x.strip()]
+    if unknown := set(layouts) - {"embedded", "split"}:
+        sys.exit(f"unknown layout(s): {', '.join(sorted(unknown))}")
+    runs = asyncio.run(run(kinds, layouts, clients, duration))
     print(f"\nWeb-chat reply path, offline responder, {duration:.0f} s per run; {machine_line()}")
     print(f"{load_before} before, {load_line()} after\n")
     print(table(runs))

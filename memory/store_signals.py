@@ -10,9 +10,9 @@ process learns of new rows as they commit:
   of work when rows are inserted into ``inbound_events``, ``outbox`` or ``staff_posts``;
   one ``LISTEN`` connection per process passes them on. It reconnects when the server
   goes away, and then signals every kind once, for anything stored meanwhile.
-- **SQLite**: a connection of its own reads ``PRAGMA data_version`` every
-  ``interval`` seconds; the number changes whenever another connection commits. SQLite
-  cannot say what was written, so every kind is signalled.
+- **SQLite**: a connection of its own reads the newest id of each work table every
+  ``interval`` seconds (three primary-key lookups in one statement, microseconds) and
+  signals the kinds whose id grew.
 
 A signal is only a hint: the loops still poll, so a lost signal costs latency, not work.
 """
@@ -52,7 +52,7 @@ def store_signals(url: str, on_signal: OnSignal) -> StoreSignals:
     """The listener for the database at ``url`` (SQLAlchemy URL)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return SqliteDataVersion(parsed.database or ":memory:", on_signal)
+        return SqliteNewestIds(parsed.database or ":memory:", on_signal)
     dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
     return PostgresListener(dsn, on_signal)
 
@@ -139,7 +139,7 @@ class PostgresListener(_Task):
                     await conn.close(timeout=2)
 
 
-class SqliteDataVersion(_Task):
+class SqliteNewestIds(_Task):
     def __init__(self, database: str, on_signal: OnSignal, *, interval: float = 0.02) -> None:
         super().__init__("store-signals")
         self._database = database
@@ -147,26 +147,31 @@ class SqliteDataVersion(_Task):
         self._interval = interval
 
     async def run(self) -> None:
-        # Its own connection, on the loop's thread: the pragma reads a counter in memory.
+        # Its own connection, on the loop's thread: each read is a few B-tree lookups.
         conn = sqlite3.connect(self._database, isolation_level=None, check_same_thread=False)
         try:
-            seen = _data_version(conn)
+            seen = _newest_ids(conn)
             self._ready.set()
             while True:
                 await asyncio.sleep(self._interval)
                 try:
-                    now = _data_version(conn)
+                    now = _newest_ids(conn)
                 except sqlite3.Error as exc:
                     log.warning("store signals: %s", exc)
                     continue
-                if now != seen:
-                    seen = now
-                    for kind in KINDS:
+                for kind, newest in now.items():
+                    if newest != seen[kind]:
                         self._on_signal(kind)
+                seen = now
         finally:
             conn.close()
 
 
-def _data_version(conn: sqlite3.Connection) -> int:
-    row = conn.execute("PRAGMA data_version").fetchone()
-    return int(row[0])
+# kind → its table (the tables migration 0004 puts triggers on for PostgreSQL)
+TABLES = {"inbound": "inbound_events", "outbox": "outbox", "staff_posts": "staff_posts"}
+NEWEST_IDS = "SELECT " + ", ".join(f"(SELECT max(id) FROM {t})" for t in TABLES.values())
+
+
+def _newest_ids(conn: sqlite3.Connection) -> dict[str, int]:
+    row = conn.execute(NEWEST_IDS).fetchone()
+    return {kind: int(newest or 0) for kind, newest in zip(TABLES, row, strict=True)}

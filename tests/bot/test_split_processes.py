@@ -2,7 +2,7 @@
 
 Both runtimes here poll only once a minute, so a reply within seconds can only come
 from the store's signals: the web's ingest wakes the worker, the worker's reply wakes
-the web's outbox (PostgreSQL: LISTEN/NOTIFY; SQLite: PRAGMA data_version).
+the web's outbox (PostgreSQL: LISTEN/NOTIFY; SQLite: the newest id of each work table).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Create Date: 2026-11-29 06:20:00
 On PostgreSQL, a statement-level trigger on each work table sends ``NOTIFY`` on that
 table's channel after rows are inserted (delivered when the transaction commits, at most
 once per transaction and channel). SQLite has no such mechanism and needs nothing here:
-its processes watch ``PRAGMA data_version`` instead.
+its processes read the newest id of each work table instead.
 """
 
 from __future__ import annotations
