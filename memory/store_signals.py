@@ -38,6 +38,9 @@ CHANNELS = {
     "staff_posts": "threadline_staff_posts",
 }
 KINDS = tuple(CHANNELS)
+# kind → its table (on PostgreSQL, the table whose trigger notifies that channel)
+TABLES = {"inbound": "inbound_events", "outbox": "outbox", "staff_posts": "staff_posts"}
+NEWEST_IDS = "SELECT " + ", ".join(f"(SELECT max(id) FROM {t})" for t in TABLES.values())
 CONNECT_TIMEOUT_S = 10.0
 
 OnSignal = Callable[[str], None]
@@ -80,11 +83,16 @@ class _Task(ABC):
             log.error("store signals stopped: %r; the loops poll instead", task.exception())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # it had stopped by itself; the loops polled since
+            log.exception("store signals had stopped")
 
     @abstractmethod
     async def run(self) -> None:
@@ -165,11 +173,6 @@ class SqliteNewestIds(_Task):
                 seen = now
         finally:
             conn.close()
-
-
-# kind → its table (the tables migration 0004 puts triggers on for PostgreSQL)
-TABLES = {"inbound": "inbound_events", "outbox": "outbox", "staff_posts": "staff_posts"}
-NEWEST_IDS = "SELECT " + ", ".join(f"(SELECT max(id) FROM {t})" for t in TABLES.values())
 
 
 def _newest_ids(conn: sqlite3.Connection) -> dict[str, int]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -165,3 +167,15 @@ async def test_the_listener_comes_back_after_postgresql_drops_it(postgres_databa
     finally:
         await listener.stop()
         await engine.dispose()
+
+
+async def test_a_database_it_cannot_read_leaves_the_loops_polling(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    heard = Heard()
+    signals = store_signals(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'x.db'}", heard)
+    await signals.start()  # returns: the runtime starts, its loops poll as before
+    await signals.stop()
+    assert heard.kinds == []
+    assert "store signals stopped" in caplog.text
+    assert "unable to open database file" in caplog.text
