@@ -34,7 +34,8 @@ from memory.db import create_engine, make_read_session_factory, make_session_fac
 from memory.demo import KNOWLEDGE_DIR
 from memory.history import demo_customers, recent_turns
 from memory.ingest import GroupCommitIngestor
-from memory.knowledge import RECOMMENDED_THRESHOLD, KnowledgeBase
+from memory.knowledge import RECOMMENDED_THRESHOLD
+from memory.knowledge_holder import KnowledgeHolder
 from memory.orders import SqlOrderSource
 from memory.store_signals import StoreSignals, store_signals
 from memory.unit_of_work import SqlUnitOfWorkFactory
@@ -79,6 +80,8 @@ class Runtime:
     sla: SlaWatcher | None = None
     # News of work stored by the other process (web ↔ worker); set by build_runtime.
     signals: StoreSignals | None = None
+    # What the responders answer from; reloaded when its folder changes.
+    knowledge: KnowledgeHolder | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def ingest(self, msg: InboundMessage) -> bool:
@@ -134,6 +137,8 @@ class Runtime:
         if self.signals is not None:
             await self.signals.start()
         self._tasks.append(asyncio.create_task(self.policy.watch(), name="policy-watch"))
+        if self.knowledge is not None:
+            self._tasks.append(asyncio.create_task(self.knowledge.watch(), name="knowledge-watch"))
         log.info(
             "Threadline started: channels on: %s; staff: %s; worker: %s; policy %s",
             ", ".join(sorted(self.channels)) or "none",
@@ -194,7 +199,7 @@ def build_runtime(
             if settings.intents_path
             else OfflineUnderstanding.default()
         )
-    knowledge = KnowledgeBase.load(settings.knowledge_path or KNOWLEDGE_DIR)
+    knowledge = KnowledgeHolder(settings.knowledge_path or KNOWLEDGE_DIR)
     templates = (
         Templates.load(settings.templates_path) if settings.templates_path else Templates.default()
     )
@@ -266,6 +271,7 @@ def build_runtime(
         staff_slack=deps.staff_slack,
         on_staff_post=lambda: runtime.wake_staff_posts(),
     )
+    runtime.knowledge = knowledge
     split = not run_worker if other_process is None else other_process
     if split:
         runtime.signals = store_signals(settings.database_url, runtime.wake)

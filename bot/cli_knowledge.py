@@ -29,10 +29,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 QUESTION_WIDTH = 60
-RESTART_NOTE = (
-    "A running server reads the knowledge folder once, when it starts: restart "
-    "`threadline serve` (and `threadline worker`) to answer from this entry."
-)
+RELOAD_NOTE = "Running servers answer from it within a second: they watch this folder."
 
 
 def _default_admin() -> str:
@@ -209,7 +206,8 @@ def accept(suggestion_id: int, title: str | None, folder: Path | None, by: str |
             f"Note: the server reads {served if served else 'the demo shop entries'} "
             "(THREADLINE_KNOWLEDGE), not this folder."
         )
-    click.echo(RESTART_NOTE)
+    else:
+        click.echo(RELOAD_NOTE)
 
 
 def _destination(folder: Path | None, configured: Path | None) -> Path:

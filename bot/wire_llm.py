@@ -22,7 +22,8 @@ from bot.nlu import SHIPPED_INTENTS, IntentCatalog, OfflineUnderstanding, load_i
 from bot.ports import OfflineUnderstander, Responder, Understander
 from bot.responder import OfflineResponder
 from bot.settings import Settings
-from memory.knowledge import RECOMMENDED_THRESHOLD, KnowledgeBase
+from memory.knowledge import RECOMMENDED_THRESHOLD
+from memory.knowledge_holder import KnowledgeHolder
 from memory.orders import OrderSource
 
 
@@ -54,7 +55,7 @@ def llm_client(settings: Settings) -> LlmClient | None:
 def llm_parts(
     settings: Settings,
     *,
-    knowledge: KnowledgeBase,
+    knowledge: KnowledgeHolder,
     orders: OrderSource,
     offline_responder: OfflineResponder,
     offline_understander: Understander,

@@ -25,6 +25,7 @@ from bot.wire_llm import llm_parts
 from bot.worker import Worker
 from memory.demo import KNOWLEDGE_DIR
 from memory.knowledge import RECOMMENDED_THRESHOLD, KnowledgeBase
+from memory.knowledge_holder import KnowledgeHolder
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def use_model(runtime: Runtime, settings: Settings, understander: Understander) 
     )
     parts = llm_parts(
         settings,
-        knowledge=KnowledgeBase.load(KNOWLEDGE_DIR),
+        knowledge=KnowledgeHolder(KNOWLEDGE_DIR),
         orders=runtime.pipeline.orders,
         offline_responder=offline,
         offline_understander=understander,
