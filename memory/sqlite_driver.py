@@ -12,8 +12,10 @@ What it must not do is block the loop while waiting for a lock. Every connection
 opened with no busy timeout; when SQLite answers "database is locked" (another
 connection, often in this same process, holds the write lock) the statement is
 retried after an ``asyncio.sleep`` with backoff, up to ``busy_timeout_s``, so the
-holder of the lock gets to run and finish. SQLite only reports "locked" before a
-statement has changed anything, which makes the retry safe.
+holder of the lock gets to run and finish. Retrying is what SQLite's own busy handler
+does, and it is safe here because a writer takes the lock up front (``BEGIN IMMEDIATE``,
+memory.db): "locked" arrives at that statement or at ``COMMIT``, before anything changed,
+not halfway through a write.
 """
 
 from __future__ import annotations
@@ -152,9 +154,7 @@ class Connection:
         self._open().create_function(*args, **kwargs)
 
     async def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self.stop()
 
     def stop(self) -> None:
         """Close at once (the pool's last resort for a connection it gave up on)."""

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from memory.models import Conversation, Customer, InboundEvent, Message, OutboxItem
+from memory.models import InboundEvent
 from memory.queues import (
     MAX_EVENT_ATTEMPTS,
     claim_events,
@@ -18,6 +18,7 @@ from memory.queues import (
     mark_sent,
 )
 from memory.sql_repositories import SqlEvents
+from tests.memory.rows import conversation, queue_bot_reply
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -100,44 +101,9 @@ async def test_outbox_keeps_a_conversation_in_order_after_a_failure(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     async with session_factory() as session, session.begin():
-        customer = Customer(tags=[], created_at=T0)
-        session.add(customer)
-        await session.flush()
-        conversation = Conversation(
-            customer_id=customer.id,
-            state="bot",
-            channel="webchat",
-            started_at=T0,
-            last_message_at=T0,
-        )
-        session.add(conversation)
-        await session.flush()
+        conv = await conversation(session)
         for text in ("first", "second"):
-            message = Message(
-                conversation_id=conversation.id,
-                customer_id=customer.id,
-                author="bot",
-                channel="webchat",
-                text=text,
-                attachments=[],
-                meta={},
-                internal=False,
-                created_at=T0,
-            )
-            session.add(message)
-            await session.flush()
-            session.add(
-                OutboxItem(
-                    message_id=message.id,
-                    conversation_id=conversation.id,
-                    channel="webchat",
-                    external_user_id="u",
-                    state="pending",
-                    attempts=0,
-                    next_attempt_at=T0,
-                    created_at=T0,
-                )
-            )
+            await queue_bot_reply(session, conv, text)
     first, second = await claim_outbox(session_factory, channels=["webchat"], now=T0)
     assert (first.text, second.text) == ("first", "second")
     await mark_send_failed(session_factory, first.id, "429", retry_at=T0 + timedelta(seconds=40))

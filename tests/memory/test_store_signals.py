@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,9 +12,10 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from memory.db import create_engine
-from memory.models import Conversation, Customer, InboundEvent, Message, OutboxItem
+from memory.models import InboundEvent
 from memory.store_signals import KINDS, PostgresListener, store_signals
 from tests.conftest import pg_url
+from tests.memory.rows import conversation, queue_bot_reply
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 WAIT_S = 10.0
@@ -35,110 +37,65 @@ class Heard:
                 await self._news.wait()
 
 
+def event_row(n: int) -> dict[str, object]:
+    return {
+        "channel": "webchat",
+        "external_event_id": f"e{n}",
+        "external_user_id": "u",
+        "text": "hello",
+        "payload": {},
+        "state": "pending",
+        "attempts": 0,
+        "received_at": T0,
+    }
+
+
 async def store_event(factory: async_sessionmaker[AsyncSession], n: int) -> None:
     async with factory() as session, session.begin():
-        await session.execute(
-            insert(InboundEvent).values(
-                channel="webchat",
-                external_event_id=f"e{n}",
-                external_user_id="u",
-                text="hello",
-                payload={},
-                state="pending",
-                attempts=0,
-                received_at=T0,
-            )
-        )
+        await session.execute(insert(InboundEvent).values(event_row(n)))
 
 
 async def store_reply(factory: async_sessionmaker[AsyncSession]) -> None:
     async with factory() as session, session.begin():
-        customer = Customer(tags=[], created_at=T0)
-        session.add(customer)
-        await session.flush()
-        conversation = Conversation(
-            customer_id=customer.id,
-            state="bot",
-            channel="webchat",
-            started_at=T0,
-            last_message_at=T0,
-        )
-        session.add(conversation)
-        await session.flush()
-        message = Message(
-            conversation_id=conversation.id,
-            customer_id=customer.id,
-            author="bot",
-            channel="webchat",
-            text="hi",
-            attachments=[],
-            meta={},
-            internal=False,
-            created_at=T0,
-        )
-        session.add(message)
-        await session.flush()
-        session.add(
-            OutboxItem(
-                message_id=message.id,
-                conversation_id=conversation.id,
-                channel="webchat",
-                external_user_id="u",
-                state="pending",
-                attempts=0,
-                next_attempt_at=T0,
-                created_at=T0,
-            )
-        )
+        await queue_bot_reply(session, await conversation(session), "hi")
+
+
+@pytest.fixture
+async def heard(database_url: str) -> AsyncIterator[Heard]:
+    """What a process listening on the test's database hears."""
+    heard = Heard()
+    signals = store_signals(database_url, heard)
+    await signals.start()
+    try:
+        yield heard
+    finally:
+        await signals.stop()
 
 
 async def test_new_work_is_signalled_when_it_commits(
-    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+    heard: Heard, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    heard = Heard()
-    signals = store_signals(database_url, heard)
-    await signals.start()
-    try:
-        await store_event(session_factory, 1)
-        await heard.until("inbound")
-        assert set(heard.kinds) == {"inbound"}, "only the kind of work that was stored"
-        heard.kinds.clear()
-        await store_reply(session_factory)
-        await heard.until("outbox")
-    finally:
-        await signals.stop()
+    await store_event(session_factory, 1)
+    await heard.until("inbound")
+    assert set(heard.kinds) == {"inbound"}, "only the kind of work that was stored"
+    heard.kinds.clear()
+    await store_reply(session_factory)
+    await heard.until("outbox")
 
 
 async def test_an_uncommitted_insert_is_not_signalled(
-    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+    heard: Heard, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    heard = Heard()
-    signals = store_signals(database_url, heard)
-    await signals.start()
-    try:
-        async with session_factory() as session, session.begin():
-            await session.execute(
-                insert(InboundEvent).values(
-                    channel="webchat",
-                    external_event_id="rolled-back",
-                    external_user_id="u",
-                    text="hello",
-                    payload={},
-                    state="pending",
-                    attempts=0,
-                    received_at=T0,
-                )
-            )
-            await asyncio.sleep(0.2)
-            assert heard.kinds == [], "nothing is announced before the commit"
-            await session.rollback()
-        await store_event(session_factory, 2)  # the next commit is heard as usual
-        await heard.until("inbound")
-        async with session_factory() as session:
-            stored = await session.scalar(select(func.count()).select_from(InboundEvent))
-        assert stored == 1
-    finally:
-        await signals.stop()
+    async with session_factory() as session, session.begin():
+        await session.execute(insert(InboundEvent).values(event_row(0)))
+        await asyncio.sleep(0.2)
+        assert heard.kinds == [], "nothing is announced before the commit"
+        await session.rollback()
+    await store_event(session_factory, 2)  # the next commit is heard as usual
+    await heard.until("inbound")
+    async with session_factory() as session:
+        stored = await session.scalar(select(func.count()).select_from(InboundEvent))
+    assert stored == 1
 
 
 async def test_the_listener_comes_back_after_postgresql_drops_it(postgres_database: str) -> None:
