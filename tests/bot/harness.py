@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import count
@@ -38,6 +39,24 @@ class RecordingChannel:
 
     async def shutdown(self) -> None:
         return None
+
+
+@dataclass
+class WatchedChannel(RecordingChannel):
+    """Records sends, and lets a test wait (up to 10 s) for them."""
+
+    news: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send(self, msg: OutboundMessage) -> str | None:
+        external_id = await super().send(msg)
+        self.news.set()
+        return external_id
+
+    async def wait_for(self, count: int) -> None:
+        async with asyncio.timeout(10):
+            while len(self.sent) < count:
+                self.news.clear()
+                await self.news.wait()
 
 
 class Clock:

@@ -12,7 +12,7 @@ from bot.messages import InboundMessage
 from bot.ports import OfflineUnderstander
 from bot.settings import Settings
 from memory.demo import KNOWLEDGE_DIR
-from tests.bot.test_split_processes import WatchedChannel
+from tests.bot.harness import WatchedChannel
 from tests.memory.test_knowledge_holder import ENGRAVING, QUESTION
 
 

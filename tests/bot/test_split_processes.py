@@ -9,39 +9,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
 from bot.bootstrap import Runtime, build_runtime
-from bot.messages import InboundMessage, OutboundMessage
+from bot.messages import InboundMessage
 from bot.ports import OfflineUnderstander
 from bot.settings import Settings
 from memory.models import InboundEvent, Message
-from tests.bot.harness import RecordingChannel
+from tests.bot.harness import WatchedChannel
 
-POLL_S = 60.0  # far longer than the tests wait: only a signal can move the work
-WAIT_S = 10.0
-
-
-@dataclass
-class WatchedChannel(RecordingChannel):
-    """Records sends, and lets a test wait for them."""
-
-    news: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def send(self, msg: OutboundMessage) -> str | None:
-        external_id = await super().send(msg)
-        self.news.set()
-        return external_id
-
-    async def wait_for(self, count: int) -> None:
-        async with asyncio.timeout(WAIT_S):
-            while len(self.sent) < count:
-                self.news.clear()
-                await self.news.wait()
+POLL_S = 60.0  # far longer than the tests wait (10 s): only a signal can move the work
 
 
 @dataclass
