@@ -8,14 +8,12 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
@@ -285,15 +283,6 @@ async def close_desk(desk: Desk) -> None:
     await desk.slack.shutdown()
     await desk.runtime.ingestor.stop()
     await desk.runtime.engine.dispose()
-
-
-@pytest.fixture
-async def desk(
-    demo_database_url: str, understander: OfflineUnderstander, fake: FakeSlack
-) -> AsyncIterator[Desk]:
-    opened, _ = await open_desk(staff_settings(demo_database_url, fake), fake, understander)
-    yield opened
-    await close_desk(opened)
 
 
 def texts(blocks: list[dict[str, Any]]) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -34,19 +33,9 @@ from tests.channels.test_staff_slack import (
     Desk,
     close_desk,
     demo_customer,
-    open_desk,
     staff_settings,
 )
 from tests.conftest import DEMO_NOW
-
-
-@pytest.fixture
-async def desk(
-    demo_database_url: str, understander: OfflineUnderstander, fake: FakeSlack
-) -> AsyncIterator[Desk]:
-    opened, _ = await open_desk(staff_settings(demo_database_url, fake), fake, understander)
-    yield opened
-    await close_desk(opened)
 
 
 async def claimed_handoff(desk: Desk) -> tuple[str, int, str]:
