@@ -132,11 +132,7 @@ async def assign(deps: HandoffDeps, handoff_id: int, staff: str, to_staff: str) 
         raise HandoffError("say who to assign the conversation to")
     now = deps.clock()
     async with deps.session_factory() as session, session.begin():
-        handoff = await _open_handoff(session, handoff_id)
-        if handoff.state == "claimed" and handoff.claimed_by != staff:
-            raise NotYourHandoff(
-                f"handoff {handoff_id} is claimed by {handoff.claimed_by}; only they can assign it"
-            )
+        handoff = await _not_anothers(session, handoff_id, staff, "assign")
         if handoff.claimed_by == to_staff:
             raise HandoffError(f"handoff {handoff_id} is already {to_staff}'s")
         if not await reassign(
@@ -243,11 +239,7 @@ async def _close(
 ) -> StaffAction:
     now = deps.clock()
     async with deps.session_factory() as session, session.begin():
-        handoff = await _open_handoff(session, handoff_id)
-        if handoff.state == "claimed" and handoff.claimed_by != staff:
-            raise NotYourHandoff(
-                f"handoff {handoff_id} is claimed by {handoff.claimed_by}; only they can close it"
-            )
+        handoff = await _not_anothers(session, handoff_id, staff, "close")
         if not await close_handoff(session, handoff_id, handoff_state, staff, now):
             raise HandoffClosed(f"handoff {handoff_id} is already closed")
         verb = "resolved the conversation" if handoff_state == "resolved" else "handed back to bot"
@@ -338,6 +330,18 @@ async def _open_handoff(session: AsyncSession, handoff_id: int) -> HandoffRow:
         raise HandoffNotFound(f"there is no handoff {handoff_id}")
     if handoff.state not in ("waiting", "claimed"):
         raise HandoffClosed(f"handoff {handoff_id} is already {handoff.state}")
+    return handoff
+
+
+async def _not_anothers(
+    session: AsyncSession, handoff_id: int, staff: str, verb: str
+) -> HandoffRow:
+    """The open handoff, waiting or claimed by ``staff``: another's claim is theirs to ``verb``."""
+    handoff = await _open_handoff(session, handoff_id)
+    if handoff.state == "claimed" and handoff.claimed_by != staff:
+        raise NotYourHandoff(
+            f"handoff {handoff_id} is claimed by {handoff.claimed_by}; only they can {verb} it"
+        )
     return handoff
 
 
