@@ -328,6 +328,7 @@ def add_webchat(runtime: Runtime) -> None:
             ingest=runtime.ingest,
             history=history,
             max_message_chars=runtime.settings.max_message_chars,
+            rate_limit=runtime.settings.webchat_rate_limit,
             demo_customers=customers if runtime.settings.demo else None,
             issue_link_code=link_code_issuer(runtime.pipeline.uow, runtime.clock, "webchat"),
             telegram_bot_username=telegram_username,

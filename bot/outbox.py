@@ -1,8 +1,10 @@
 """The outbox sender: delivers stored replies through their channel, once each.
 
-Items are claimed with a lease; success marks them sent; a platform's
-``retry_after`` is honoured; other errors back off exponentially; a
-permanent error (the customer blocked the bot) is not retried. Items of one
+Items are claimed with a lease, a batch at a time; the delivered ones are
+marked sent together at the end of the batch (one statement; a crash before it
+sends them again when the lease runs out, as a crash right after a send always
+could). A platform's ``retry_after`` is honoured; other errors back off
+exponentially; a permanent error (the customer blocked the bot) is not retried. Items of one
 conversation go out in order: after a failure the rest of that conversation
 waits for the retry.
 """
@@ -83,31 +85,39 @@ class OutboxSender:
         await self._loop.stop()
 
     async def run_once(self) -> int:
+        """Deliver one claimed batch; the delivered ones are marked sent together."""
         items = await claim_outbox(self._factory, channels=list(self._senders), now=self._clock())
         blocked: set[int] = set()
-        for item in items:
-            if item.conversation_id in blocked:
-                await release_outbox(self._factory, item.id, retry_at=self._clock())
-                continue
-            if not await self._deliver(item):
-                blocked.add(item.conversation_id)
+        sent: list[tuple[int, str | None]] = []
+        try:
+            for item in items:
+                if item.conversation_id in blocked:
+                    await release_outbox(self._factory, item.id, retry_at=self._clock())
+                    continue
+                delivered, external_id = await self._deliver(item)
+                if delivered:
+                    sent.append((item.id, external_id))
+                else:
+                    blocked.add(item.conversation_id)
+        finally:
+            await mark_sent(self._factory, sent, now=self._clock())
         return len(items)
 
-    async def _deliver(self, item: OutboxRecord) -> bool:
+    async def _deliver(self, item: OutboxRecord) -> tuple[bool, str | None]:
+        """(delivered, the platform's id of the message if it gives one)."""
         sender = self._senders[item.channel]
         try:
-            external_id = await sender.send(outbound(item))
+            return True, await sender.send(outbound(item))
         except SendError as exc:
-            return await self._failed(item, exc.reason, exc.retry_after, exc.permanent)
+            await self._failed(item, exc.reason, exc.retry_after, exc.permanent)
         except Exception as exc:
             log.exception("sending outbox item %s on %s failed", item.id, item.channel)
-            return await self._failed(item, repr(exc), None, False)
-        await mark_sent(self._factory, item.id, external_id, now=self._clock())
-        return True
+            await self._failed(item, repr(exc), None, False)
+        return False, None
 
     async def _failed(
         self, item: OutboxRecord, reason: str, retry_after: float | None, permanent: bool
-    ) -> bool:
+    ) -> None:
         give_up = permanent or item.attempts + 1 >= MAX_ATTEMPTS
         retry_at = None
         if not give_up:
@@ -125,4 +135,3 @@ class OutboxSender:
             # The customer cannot be reached there (e.g. blocked the bot): no retry storm,
             # and the identity says so until they write again.
             await mark_unreachable(self._factory, item.channel, item.external_user_id)
-        return False

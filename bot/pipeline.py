@@ -64,7 +64,7 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
-class _Act:
+class Act:
     decision: Decision
     text: str
     meta: dict[str, object]
@@ -73,7 +73,9 @@ class _Act:
     wait: StaffWait | None = None  # an escalation: how long a person takes
 
 
-async def handle_event(event: EventRecord, deps: PipelineDeps) -> Outcome:
+async def handle_event(
+    event: EventRecord, deps: PipelineDeps, signals: Signals | None = None
+) -> Outcome:
     """Process one stored event in two short transactions around the slow part.
 
     1. Record: identity, thread, the customer's turn, the context (commit).
@@ -84,22 +86,24 @@ async def handle_event(event: EventRecord, deps: PipelineDeps) -> Outcome:
 
     A crash after 1 leaves the event pending with its turn stored; the retry
     finds that turn and carries on, so nothing is stored or sent twice.
+    ``signals``: the message already understood (by a batch that handed it on).
     """
     now = deps.clock()
-    signals = await deps.understander.understand(event.text, event.channel)
-    recorded = await _record(event, signals, deps, now)
+    if signals is None:
+        signals = await deps.understander.understand(event.text, event.channel)
+    recorded = await record(event, signals, deps, now)
     if isinstance(recorded, Outcome):
         return recorded
     inp = decision_input(
         recorded.context, recorded.signals, recorded.order, recorded.order_named, now
     )
     decision = deps.policy.decide(inp)
-    act = await _act(decision, inp, recorded.context, recorded.signals, deps, now)
-    return await _store_act(event, recorded, inp, decision, act, deps, now)
+    act = await act_on(decision, inp, recorded.context, recorded.signals, deps, now)
+    return await store_act(event, recorded, inp, decision, act, deps, now)
 
 
 @dataclass(frozen=True, slots=True)
-class _Recorded:
+class Recorded:
     customer_id: int
     conversation: ConversationRecord
     message_id: int
@@ -110,15 +114,10 @@ class _Recorded:
     closed_conversation_id: int | None = None
 
 
-async def _record(
+async def record(
     event: EventRecord, signals: Signals, deps: PipelineDeps, now: datetime
-) -> _Recorded | Outcome:
-    payload = event.payload
-    claims = Claims(
-        customer_ref=payload.get("verified_customer_ref"),
-        email=payload.get("verified_email"),
-        display_name=payload.get("display_name"),
-    )
+) -> Recorded | Outcome:
+    claims = claims_of(event)
     named = signals.entities.get("order_number", ())
     async with deps.uow() as uow:
         identity = await resolve_identity(uow, event.channel, event.external_user_id, claims, now)
@@ -158,15 +157,7 @@ async def _record(
             )
             conversation, closed_id = thread.conversation, thread.closed_id
             message_id = await uow.messages.add(
-                conversation_id=conversation.id,
-                customer_id=identity.customer_id,
-                author="customer",
-                channel=event.channel,
-                text=event.text,
-                now=now,
-                attachments=list(payload.get("attachments", [])),
-                inbound_event_id=event.id,
-                order_ref=normalize_order_id(named[0]) if named else None,
+                **turn_row(event, identity.customer_id, conversation.id, signals, now)
             )
         else:  # a retry after a crash: the turn is already in its conversation
             message_id, conversation_id = stored
@@ -186,7 +177,7 @@ async def _record(
             )
         if conversation.state in STAFF_STATES:
             # A person owns this conversation: the bot stays quiet, staff see the message.
-            await _mirror_to_staff(uow, deps, conversation.id, message_id, now)
+            await mirror_to_staff(uow, deps, conversation.id, message_id, now)
             await uow.events.mark_done(event.id, now)
             await uow.commit()
             return Outcome(
@@ -209,7 +200,7 @@ async def _record(
             signals = _resume_question(signals, asked)
         order, order_named = await order_in_question(context, signals, deps.orders)
         await uow.commit()
-    return _Recorded(
+    return Recorded(
         identity.customer_id,
         conversation,
         message_id,
@@ -221,12 +212,21 @@ async def _record(
     )
 
 
-async def _store_act(
+def claims_of(event: EventRecord) -> Claims:
+    """What the channel vouched for when it stored the event."""
+    return Claims(
+        customer_ref=event.payload.get("verified_customer_ref"),
+        email=event.payload.get("verified_email"),
+        display_name=event.payload.get("display_name"),
+    )
+
+
+async def store_act(
     event: EventRecord,
-    recorded: _Recorded,
+    recorded: Recorded,
     inp: DecisionInput,
     decision: Decision,
-    act: _Act,
+    act: Act,
     deps: PipelineDeps,
     now: datetime,
 ) -> Outcome:
@@ -236,57 +236,36 @@ async def _store_act(
         assert conversation is not None
         if conversation.state in STAFF_STATES:
             # Staff took the conversation while the reply was being written: theirs now.
-            await _mirror_to_staff(uow, deps, conversation_id, recorded.message_id, now)
+            await mirror_to_staff(uow, deps, conversation_id, recorded.message_id, now)
             await uow.events.mark_done(event.id, now)
             await uow.commit()
             return Outcome(event.id, conversation_id, recorded.customer_id, None, None)
-        reply_id = await uow.messages.add(
-            conversation_id=conversation_id,
-            customer_id=recorded.customer_id,
-            author="bot",
-            channel=event.channel,
-            text=act.text,
-            now=now,
-            order_ref=act.order_ref,
-            meta=act.meta,
-        )
+        reply_id = await uow.messages.add(**reply_row(event, recorded, act, now))
         decision_id = await uow.decisions.add(
-            conversation_id=conversation_id,
-            message_id=recorded.message_id,
-            action=act.decision.action.value,
-            rule_id=act.decision.rule_id,
-            reasons=list(act.decision.reasons),
-            inputs=deps.policy.input_to_json(inp),
-            outcome={
-                "first_decision": {"action": decision.action.value, "rule": decision.rule_id},
-                "reply_message_id": reply_id,
-                **{k: v for k, v in act.meta.items() if k in OUTCOME_KEYS},
-            },
-            policy_version=deps.policy.version,
-            now=now,
+            **decision_row(recorded, inp, decision, act, reply_id, deps, now)
         )
-        handoff_id = await _apply_state(
-            uow, conversation, act, decision_id, now, staff_slack=deps.staff_slack
-        )
-        await uow.outbox.enqueue(
-            message_id=reply_id,
-            conversation_id=conversation_id,
-            channel=event.channel,
-            external_user_id=event.external_user_id,
-            now=now,
-        )
+        handoff_id = await open_handoff(uow, conversation, act, decision_id, now, deps.staff_slack)
+        await uow.conversations.update(conversation_id, **state_fields(conversation, act, now))
+        await uow.outbox.enqueue(**outbox_row(event, conversation_id, reply_id, now))
         await uow.events.mark_done(event.id, now)
         await uow.commit()
+    return acted(event, recorded, act, reply_id, handoff_id)
+
+
+def acted(
+    event: EventRecord, recorded: Recorded, act: Act, reply_id: int, handoff_id: int | None
+) -> Outcome:
+    """The outcome of an event the bot answered (logged)."""
     log.info(
         "event %s → %s by rule %s (conversation %s)",
         event.id,
         act.decision.action.value,
         act.decision.rule_id,
-        conversation_id,
+        recorded.conversation.id,
     )
     return Outcome(
         event_id=event.id,
-        conversation_id=conversation_id,
+        conversation_id=recorded.conversation.id,
         customer_id=recorded.customer_id,
         action=act.decision.action.value,
         rule_id=act.decision.rule_id,
@@ -298,7 +277,79 @@ async def _store_act(
     )
 
 
-async def _mirror_to_staff(
+def turn_row(
+    event: EventRecord, customer_id: int, conversation_id: int, signals: Signals, now: datetime
+) -> dict[str, Any]:
+    """The customer's turn (``messages.add`` keywords)."""
+    named = signals.entities.get("order_number", ())
+    return {
+        "conversation_id": conversation_id,
+        "customer_id": customer_id,
+        "author": "customer",
+        "channel": event.channel,
+        "text": event.text,
+        "now": now,
+        "attachments": list(event.payload.get("attachments", [])),
+        "inbound_event_id": event.id,
+        "order_ref": normalize_order_id(named[0]) if named else None,
+    }
+
+
+def reply_row(event: EventRecord, recorded: Recorded, act: Act, now: datetime) -> dict[str, Any]:
+    """The bot's reply (``messages.add`` keywords)."""
+    return {
+        "conversation_id": recorded.conversation.id,
+        "customer_id": recorded.customer_id,
+        "author": "bot",
+        "channel": event.channel,
+        "text": act.text,
+        "now": now,
+        "order_ref": act.order_ref,
+        "meta": act.meta,
+    }
+
+
+def decision_row(
+    recorded: Recorded,
+    inp: DecisionInput,
+    decision: Decision,
+    act: Act,
+    reply_id: int,
+    deps: PipelineDeps,
+    now: datetime,
+) -> dict[str, Any]:
+    """The decision with its inputs and what came of it (``decisions.add`` keywords)."""
+    return {
+        "conversation_id": recorded.conversation.id,
+        "message_id": recorded.message_id,
+        "action": act.decision.action.value,
+        "rule_id": act.decision.rule_id,
+        "reasons": list(act.decision.reasons),
+        "inputs": deps.policy.input_to_json(inp),
+        "outcome": {
+            "first_decision": {"action": decision.action.value, "rule": decision.rule_id},
+            "reply_message_id": reply_id,
+            **{k: v for k, v in act.meta.items() if k in OUTCOME_KEYS},
+        },
+        "policy_version": deps.policy.version,
+        "now": now,
+    }
+
+
+def outbox_row(
+    event: EventRecord, conversation_id: int, reply_id: int, now: datetime
+) -> dict[str, Any]:
+    """The reply's delivery to the channel the customer wrote on (``outbox.enqueue``)."""
+    return {
+        "message_id": reply_id,
+        "conversation_id": conversation_id,
+        "channel": event.channel,
+        "external_user_id": event.external_user_id,
+        "now": now,
+    }
+
+
+async def mirror_to_staff(
     uow: UnitOfWork, deps: PipelineDeps, conversation_id: int, message_id: int, now: datetime
 ) -> None:
     """With staff Slack on, the customer's turn also goes to their handoff's thread."""
@@ -325,14 +376,14 @@ def _resume_question(signals: Signals, asked: dict[str, Any] | None) -> Signals:
     )
 
 
-async def _act(
+async def act_on(
     decision: Decision,
     inp: DecisionInput,
     context: Context,
     signals: Signals,
     deps: PipelineDeps,
     now: datetime,
-) -> _Act:
+) -> Act:
     meta: dict[str, object] = {
         "rule": decision.rule_id,
         "action": decision.action.value,
@@ -341,7 +392,7 @@ async def _act(
     if decision.action is not Action.ANSWER:
         wait = _wait(decision, context, deps, now)
         text = deps.responder.render_action_message(decision, context, wait)
-        return _Act(decision, text, {**meta, "kind": "template"}, wait=wait)
+        return Act(decision, text, {**meta, "kind": "template"}, wait=wait)
     escalate_now = False
     try:
         reply = await deps.responder.reply(decision, context, signals)
@@ -357,7 +408,7 @@ async def _act(
         fallback = deps.policy.fallback(inp, reason, escalate=escalate_now)
         wait = _wait(fallback, context, deps, now)
         text = deps.responder.render_action_message(fallback, context, wait)
-        return _Act(
+        return Act(
             fallback,
             text,
             {
@@ -376,7 +427,7 @@ async def _act(
         meta["usage"] = dict(usage)
     if reply.quick_replies:
         meta["quick_replies"] = list(reply.quick_replies)
-    return _Act(decision, reply.text, meta, order_ref=reply.order_id)
+    return Act(decision, reply.text, meta, order_ref=reply.order_id)
 
 
 def _wait(
@@ -388,15 +439,8 @@ def _wait(
     return deps.policy.staff_wait(decision.queue or "support", now)
 
 
-async def _apply_state(
-    uow: UnitOfWork,
-    conversation: ConversationRecord,
-    act: _Act,
-    decision_id: int,
-    now: datetime,
-    *,
-    staff_slack: bool,
-) -> int | None:
+def state_fields(conversation: ConversationRecord, act: Act, now: datetime) -> dict[str, object]:
+    """The conversation after the bot's turn: counters, and waiting for staff if escalated."""
     action = act.decision.action
     fields: dict[str, object] = {"last_message_at": now}
     if act.failed_answer:
@@ -404,23 +448,34 @@ async def _apply_state(
     fields["consecutive_clarify"] = (
         conversation.consecutive_clarify + 1 if action is Action.CLARIFY else 0
     )
-    handoff_id: int | None = None
     if action is Action.ESCALATE:
-        handoff = await uow.handoffs.active(conversation.id)
-        if handoff is None:
-            handoff = await uow.handoffs.open(
-                conversation_id=conversation.id,
-                decision_id=decision_id,
-                queue=act.decision.queue or "support",
-                priority=act.decision.priority or "normal",
-                rule_id=act.decision.rule_id,
-                reason="; ".join(act.decision.reasons),
-                now=now,
-                sla_due_at=act.wait.claim_by if act.wait is not None else None,
-            )
-            if staff_slack:
-                await uow.handoffs.post_to_staff(handoff.id, "card", now)
-        handoff_id = handoff.id
         fields["state"] = "waiting_staff"
-    await uow.conversations.update(conversation.id, **fields)
-    return handoff_id
+    return fields
+
+
+async def open_handoff(
+    uow: UnitOfWork,
+    conversation: ConversationRecord,
+    act: Act,
+    decision_id: int,
+    now: datetime,
+    staff_slack: bool,
+) -> int | None:
+    """An escalation's handoff: the conversation's open one, or a new one (and its card)."""
+    if act.decision.action is not Action.ESCALATE:
+        return None
+    handoff = await uow.handoffs.active(conversation.id)
+    if handoff is None:
+        handoff = await uow.handoffs.open(
+            conversation_id=conversation.id,
+            decision_id=decision_id,
+            queue=act.decision.queue or "support",
+            priority=act.decision.priority or "normal",
+            rule_id=act.decision.rule_id,
+            reason="; ".join(act.decision.reasons),
+            now=now,
+            sla_due_at=act.wait.claim_by if act.wait is not None else None,
+        )
+        if staff_slack:
+            await uow.handoffs.post_to_staff(handoff.id, "card", now)
+    return handoff.id

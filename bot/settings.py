@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         description="Process messages inside the web process (off when a worker runs).",
     )
     max_message_chars: int = Field(default=4000, validation_alias="THREADLINE_MAX_MESSAGE_CHARS")
+    webchat_rate_limit: int = Field(
+        default=20,
+        ge=1,
+        validation_alias="THREADLINE_WEBCHAT_RATE_LIMIT",
+        description="Messages one chat window may send in any 10 seconds (flood protection).",
+    )
     log_level: str = Field(default="INFO", validation_alias="THREADLINE_LOG_LEVEL")
     demo: bool = Field(
         default=False,

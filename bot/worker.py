@@ -14,11 +14,13 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.batch_pipeline import BatchResult, Handed, handle_batch
 from bot.pipeline import Outcome, PipelineDeps, handle_event
 from bot.polling_loop import PollingLoop
 from bot.summaries import Summarize, refresh_summary
 from memory.queues import claim_events, mark_event_failed
 from memory.records import EventRecord
+from policies.model import Signals
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ class Worker:
         deps: PipelineDeps,
         *,
         concurrency: int = 1,
+        batch_size: int = 64,
         poll_interval: float = 1.0,
         on_processed: Callable[[Outcome], Awaitable[None]] | None = None,
         summarize: Summarize | None = None,
@@ -38,6 +41,7 @@ class Worker:
         self._factory = factory
         self._deps = deps
         self._concurrency = max(1, concurrency)
+        self._batch_size = max(1, batch_size)
         self._on_processed = on_processed
         self._summarize = summarize
         self._clock = clock
@@ -53,32 +57,57 @@ class Worker:
         await self._loop.stop()
 
     async def run_once(self) -> int:
-        """Claim and process one batch; returns how many events were handled."""
-        events = await claim_events(self._factory, now=self._clock(), limit=32)
+        """Claim and process one batch; returns how many events were handled.
+
+        Events go in rounds: the first of each sender's together (bot.batch_pipeline),
+        then the second of each, … so a sender's messages keep their order. A sender
+        whose event fails is stopped there: the rest of theirs waits for a retry.
+        """
+        events = await claim_events(self._factory, now=self._clock(), limit=self._batch_size)
         if not events:
             return 0
-        by_sender: dict[tuple[str, str], list[EventRecord]] = defaultdict(list)
+        lanes: dict[tuple[str, str], list[EventRecord]] = defaultdict(list)
         for event in events:
-            by_sender[(event.channel, event.external_user_id)].append(event)
-        lanes = list(by_sender.values())
-        semaphore = asyncio.Semaphore(self._concurrency)
-
-        async def lane(events_of_sender: list[EventRecord]) -> None:
-            async with semaphore:
-                for event in events_of_sender:
-                    if not await self._process(event):
-                        return  # keep this sender's order: the rest waits for a retry
-
-        await asyncio.gather(*(lane(lane_events) for lane_events in lanes))
+            lanes[(event.channel, event.external_user_id)].append(event)
+        stopped: set[tuple[str, str]] = set()
+        for depth in range(max(len(lane) for lane in lanes.values())):
+            round_ = [
+                lane[depth]
+                for sender, lane in lanes.items()
+                if depth < len(lane) and sender not in stopped
+            ]
+            await self._round(round_, stopped)
         return len(events)
 
-    async def _process(self, event: EventRecord) -> bool:
+    async def _round(self, events: list[EventRecord], stopped: set[tuple[str, str]]) -> None:
         try:
-            outcome = await handle_event(event, self._deps)
+            result = await handle_batch(events, self._deps)
+        except Exception:
+            log.exception("a batch of %d events failed; processing them one by one", len(events))
+            result = BatchResult([], [Handed(event, None) for event in events])
+        for outcome in result.outcomes:
+            await self._after(outcome)
+        semaphore = asyncio.Semaphore(self._concurrency)
+
+        async def alone(handed: Handed) -> None:
+            async with semaphore:
+                event = handed.event
+                if not await self._process(event, handed.signals):
+                    stopped.add((event.channel, event.external_user_id))
+
+        await asyncio.gather(*(alone(handed) for handed in result.one_by_one))
+
+    async def _process(self, event: EventRecord, signals: Signals | None = None) -> bool:
+        try:
+            outcome = await handle_event(event, self._deps, signals)
         except Exception as exc:
             log.exception("event %s failed (attempt %s)", event.id, event.attempts)
             await mark_event_failed(self._factory, event, repr(exc), now=self._clock())
             return False
+        await self._after(outcome)
+        return True
+
+    async def _after(self, outcome: Outcome) -> None:
         if self._on_processed is not None:
             await self._on_processed(outcome)
         if outcome.closed_conversation_id is not None and self._summarize is not None:
@@ -88,7 +117,6 @@ class Worker:
                 )
             except Exception:  # the extractive summary stays
                 log.exception("summary of conversation %s failed", outcome.closed_conversation_id)
-        return True
 
     async def drain(self) -> None:
         """Process until nothing is pending (tests, `threadline chat`)."""

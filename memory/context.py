@@ -1,22 +1,42 @@
 """The context builder: what the decision and the reply may use.
 
 Every query is bounded by an index range and a LIMIT, so a customer with
-100,000 past messages costs about as much as one with ten.
+100,000 past messages costs about as much as one with ten. ``build_many`` builds
+the contexts of a batch of customers with one statement per part (a UNION ALL of
+the bounded selects); ``build`` is a batch of one.
 """
 
 from __future__ import annotations
 
+import functools
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    Row,
+    Subquery,
+    exists,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memory.models import Conversation, Customer, Handoff, Message
+from memory.bounded import AnySelect, PerKey
+from memory.models import Conversation, Customer, Handoff, Message, UtcDateTime
 from memory.orders import OrderSource
-from memory.records import ConversationRecord
-from memory.views import Contact, Context, CustomerView, PastConversation, TurnView
+from memory.records import ContextRequest, ConversationRecord
+from memory.views import Contact, Context, CustomerView, OrderView, PastConversation, TurnView
+
+SECONDS_PER_DAY = 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,26 +50,25 @@ class ContextLimits:
     escalations_cap: int = 1000
 
 
-def group_visits(
-    messages: Sequence[tuple[datetime, str | None, bool]], gap: timedelta
-) -> tuple[Contact, ...]:
-    """Customer messages (oldest first) → contacts: a new one after ``gap`` of silence.
+def contacts_of(messages: Sequence[tuple[datetime, str | None, bool, bool]]) -> tuple[Contact, ...]:
+    """Customer messages (oldest first) → contacts (visits), newest first.
 
-    Each item is ``(at, order_ref, escalated)``; a contact is about the last
-    order named in it and escalated if any of its conversations was.
+    Each item is ``(at, order_ref, escalated, starts)``: ``starts`` marks the first
+    message after ``visit_gap`` of silence (found by the database). A contact is
+    about the last order named in it and escalated if any of its conversations
+    was, so only the messages that start one, name an order or were escalated
+    need be given.
     """
     contacts: list[Contact] = []
     start: datetime | None = None
-    last: datetime | None = None
     order_ref: str | None = None
     escalated = False
-    for at, ref, esc in messages:
-        if last is not None and at - last >= gap and start is not None:
+    for at, ref, esc, starts in messages:
+        if starts and start is not None:
             contacts.append(Contact(at=start, order_ref=order_ref, escalated=escalated))
             start, order_ref, escalated = None, None, False
         if start is None:
             start = at
-        last = at
         order_ref = ref or order_ref
         escalated = escalated or esc
     if start is not None:
@@ -76,98 +95,229 @@ class SqlContextReader:
         verified_via: str | None,
         now: datetime,
     ) -> Context:
-        lim = self._limits
-        customer = await self._s.get(Customer, customer_id)
-        if customer is None:
-            raise LookupError(f"customer {customer_id} not found")
+        request = ContextRequest(customer_id, conversation, channel, verified, verified_via, now)
+        return (await self.build_many([request]))[0]
 
-        turn_rows = await self._s.execute(
-            select(Message.id, Message.author, Message.channel, Message.text, Message.created_at)
-            .where(Message.conversation_id == conversation.id, Message.internal.is_(False))
-            .order_by(Message.id.desc())
+    async def build_many(self, requests: Sequence[ContextRequest]) -> list[Context]:
+        """The contexts of several customers: one statement per part for all of them."""
+        if not requests:
+            return []
+        if len({r.customer_id for r in requests}) != len(requests):
+            raise ValueError("one context per customer in a batch")
+        lim = self._limits
+        customer_ids = [r.customer_id for r in requests]
+        customers = {
+            row.id: row
+            for row in await self._s.scalars(select(Customer).where(Customer.id.in_(customer_ids)))
+        }
+        missing = set(customer_ids) - set(customers)
+        if missing:
+            raise LookupError(f"customer {min(missing)} not found")
+        turns = await self._turns([r.conversation.id for r in requests])
+        past = await self._past_conversations(requests)
+        contacts = await self._contacts(requests)
+        escalations = await self._escalations(customer_ids)
+        overviews = await self._orders.overviews(customer_ids, limit=lim.orders)
+        return [
+            _context(
+                r,
+                customers[r.customer_id],
+                turns.get(r.conversation.id, ()),
+                past.get(r.customer_id, ()),
+                contacts.get(r.customer_id, ()),
+                escalations.get(r.customer_id, 0),
+                overviews[r.customer_id],
+            )
+            for r in requests
+        ]
+
+    async def _turns(self, conversation_ids: list[int]) -> dict[int, tuple[TurnView, ...]]:
+        """The last ``turns`` of each conversation, oldest first."""
+        found: dict[int, list[TurnView]] = defaultdict(list)
+        for cid, i, a, c, t, at in await self._rows("turns", [(c,) for c in conversation_ids]):
+            found[cid].append(TurnView(message_id=i, author=a, channel=c, text=t, created_at=at))
+        return {cid: tuple(sorted(views, key=_by_id)) for cid, views in found.items()}
+
+    async def _past_conversations(
+        self, requests: Sequence[ContextRequest]
+    ) -> dict[int, tuple[PastConversation, ...]]:
+        keys = [(r.customer_id, r.conversation.id) for r in requests]
+        found: dict[int, list[PastConversation]] = defaultdict(list)
+        for customer_id, cid, channel, started, last, state, summary, esc in await self._rows(
+            "past", keys
+        ):
+            found[customer_id].append(
+                PastConversation(cid, channel, started, last, state, summary, bool(esc))
+            )
+        return {
+            cid: tuple(sorted(views, key=_by_start, reverse=True)) for cid, views in found.items()
+        }
+
+    async def _contacts(self, requests: Sequence[ContextRequest]) -> dict[int, tuple[Contact, ...]]:
+        lim = self._limits
+        keys = [(r.customer_id, r.now - lim.contact_window) for r in requests]
+        found: dict[int, list[tuple[datetime, int, str | None, bool, bool]]] = defaultdict(list)
+        for customer_id, message_id, at, ref, esc, starts in await self._rows("contacts", keys):
+            found[customer_id].append((at, message_id, ref, bool(esc), bool(starts)))
+        return {
+            cid: contacts_of([(at, ref, esc, starts) for at, _, ref, esc, starts in sorted(rows)])
+            for cid, rows in found.items()
+        }
+
+    async def _escalations(self, customer_ids: list[int]) -> dict[int, int]:
+        """Handoffs in each customer's conversations, counted up to ``escalations_cap``."""
+        rows = await self._rows("escalations", [(c,) for c in customer_ids])
+        return {int(cid): int(n) for cid, n in rows}
+
+    async def _rows(
+        self, part: str, keys: Sequence[tuple[Any, ...]]
+    ) -> Sequence[Row[*tuple[Any, ...]]]:
+        """The rows of one part of the contexts (a :class:`_Statements` field)."""
+        dialect = self._s.get_bind().dialect.name
+        per_key: PerKey = getattr(_statements(self._limits, dialect), part)
+        query, params = per_key(keys, dialect)
+        return (await self._s.execute(query, params)).all()
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    turns: PerKey
+    past: PerKey
+    contacts: PerKey
+    escalations: PerKey
+
+
+@functools.cache
+def _statements(lim: ContextLimits, dialect: str) -> _Statements:
+    """The context's statements for these limits, built once."""
+    m, c = Message, Conversation
+
+    def turns(conversation_id: Any) -> AnySelect:
+        return (
+            select(m.conversation_id, m.id, m.author, m.channel, m.text, m.created_at)
+            .where(m.conversation_id == conversation_id, m.internal.is_(False))
+            .order_by(m.id.desc())
             .limit(lim.turns)
         )
-        turns = tuple(
-            TurnView(message_id=i, author=a, channel=c, text=t, created_at=at)
-            for i, a, c, t, at in reversed(turn_rows.all())
-        )
 
-        escalated = exists().where(Handoff.conversation_id == Conversation.id)
-        past_rows = await self._s.execute(
-            select(Conversation, escalated.label("escalated"))
-            .where(Conversation.customer_id == customer_id, Conversation.id != conversation.id)
-            .order_by(Conversation.started_at.desc())
+    def past(customer_id: Any, current_id: Any) -> AnySelect:
+        escalated = exists().where(Handoff.conversation_id == c.id).label("escalated")
+        return (
+            select(
+                c.customer_id,
+                c.id,
+                c.channel,
+                c.started_at,
+                c.last_message_at,
+                c.state,
+                c.summary,
+                escalated,
+            )
+            .where(c.customer_id == customer_id, c.id != current_id)
+            .order_by(c.started_at.desc())
             .limit(lim.past_conversations)
         )
-        past = tuple(
-            PastConversation(
-                id=c.id,
-                channel=c.channel,
-                started_at=c.started_at,
-                last_message_at=c.last_message_at,
-                state=c.state,
-                summary=c.summary,
-                escalated=bool(esc),
-            )
-            for c, esc in past_rows.all()
-        )
 
-        msg_escalated = exists().where(Handoff.conversation_id == Message.conversation_id)
-        contact_rows = await self._s.execute(
-            select(Message.created_at, Message.order_ref, msg_escalated)
-            .where(
-                Message.customer_id == customer_id,
-                Message.created_at >= now - lim.contact_window,
-                Message.author == "customer",
-            )
-            .order_by(Message.created_at.desc())
+    def contacts(customer_id: Any, since: Any) -> AnySelect:
+        escalated = exists().where(Handoff.conversation_id == m.conversation_id).label("escalated")
+        return (
+            select(m.customer_id, m.id, m.created_at, m.order_ref, escalated)
+            .where(m.customer_id == customer_id, m.created_at >= since, m.author == "customer")
+            .order_by(m.created_at.desc())
             .limit(lim.contact_messages)
         )
-        contacts = group_visits(
-            [(at, ref, bool(esc)) for at, ref, esc in reversed(contact_rows.all())],
-            lim.visit_gap,
-        )
 
-        capped = (
-            select(Handoff.id)
-            .join(Conversation, Conversation.id == Handoff.conversation_id)
-            .where(Conversation.customer_id == customer_id)
+    def escalations(customer_id: Any) -> AnySelect:
+        return (
+            select(c.customer_id, Handoff.id)
+            .join(c, c.id == Handoff.conversation_id)
+            .where(c.customer_id == customer_id)
             .limit(lim.escalations_cap)
-            .subquery()
         )
-        escalations_total = await self._s.scalar(select(func.count()).select_from(capped)) or 0
 
-        latest, orders_count, lifetime_value = await self._orders.overview(
-            customer_id, limit=lim.orders
-        )
-        orders = tuple(latest)
+    def counted(handoffs: Subquery) -> AnySelect:
+        customer = handoffs.c.customer_id
+        return select(customer, func.count()).group_by(customer)
 
-        customer_turns = sum(1 for t in turns if t.author == "customer")
-        last_staff = [t.created_at for t in turns if t.author == "staff"]
-        return Context(
-            customer=CustomerView(
-                id=customer.id,
-                name=customer.name,
-                email=customer.email,
-                phone=customer.phone,
-                external_ref=customer.external_ref,
-                tags=tuple(str(t) for t in customer.tags or ()),
-                created_at=customer.created_at,
-            ),
-            verified=verified,
-            verified_via=verified_via,
-            channel=channel,
-            conversation_id=conversation.id,
-            conversation_state=conversation.state,
-            first_contact=not past and customer_turns <= 1,
-            recent_turns=turns,
-            past_conversations=past,
-            orders=orders,
-            orders_count=orders_count,
-            lifetime_value=lifetime_value,
-            recent_contacts=contacts,
-            escalations_total=int(escalations_total),
-            bot_failures=conversation.bot_failures,
-            consecutive_clarify=conversation.consecutive_clarify,
-            last_staff_at=max(last_staff) if last_staff else None,
+    def visits(recent: Subquery) -> AnySelect:
+        """The messages that start a visit (after ``visit_gap`` of silence), name an
+        order or were escalated: what :func:`contacts_of` needs of the bounded rows."""
+        r = recent.c
+        previous = func.lag(r.created_at).over(
+            partition_by=r.customer_id, order_by=(r.created_at, r.id)
         )
+        marked = select(
+            r.customer_id, r.id, r.created_at, r.order_ref, r.escalated, previous.label("prev_at")
+        ).subquery()
+        k = marked.c
+        silence = seconds_between(k.created_at, k.prev_at, dialect)
+        # A millisecond of slack: SQLite's julianday() arithmetic is floating point.
+        starts = or_(k.prev_at.is_(None), silence >= lim.visit_gap.total_seconds() - 0.001)
+        return select(
+            k.customer_id, k.id, k.created_at, k.order_ref, k.escalated, starts.label("starts")
+        ).where(or_(starts, k.order_ref.is_not(None), k.escalated.is_(True)))
+
+    ids, id_pairs = [Integer()], [Integer(), Integer()]
+    return _Statements(
+        turns=PerKey(turns, ids),
+        past=PerKey(past, id_pairs),
+        contacts=PerKey(contacts, [Integer(), UtcDateTime()], outer=visits),
+        escalations=PerKey(escalations, ids, outer=counted),
+    )
+
+
+def _by_id(turn: TurnView) -> int:
+    return turn.message_id
+
+
+def _by_start(conversation: PastConversation) -> datetime:
+    return conversation.started_at
+
+
+def seconds_between(later: Any, earlier: Any, dialect: str) -> ColumnElement[float]:
+    """``later - earlier`` in seconds, in SQL (SQLite keeps times as text)."""
+    if dialect == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * SECONDS_PER_DAY
+    return type_coerce(func.extract("epoch", later - earlier), Float())
+
+
+def _context(
+    request: ContextRequest,
+    customer: Customer,
+    turns: tuple[TurnView, ...],
+    past: tuple[PastConversation, ...],
+    contacts: tuple[Contact, ...],
+    escalations_total: int,
+    overview: tuple[list[OrderView], int, Decimal],
+) -> Context:
+    latest_orders, orders_count, lifetime_value = overview
+    conversation = request.conversation
+    customer_turns = sum(1 for t in turns if t.author == "customer")
+    last_staff = [t.created_at for t in turns if t.author == "staff"]
+    return Context(
+        customer=CustomerView(
+            id=customer.id,
+            name=customer.name,
+            email=customer.email,
+            phone=customer.phone,
+            external_ref=customer.external_ref,
+            tags=tuple(str(t) for t in customer.tags or ()),
+            created_at=customer.created_at,
+        ),
+        verified=request.verified,
+        verified_via=request.verified_via,
+        channel=request.channel,
+        conversation_id=conversation.id,
+        conversation_state=conversation.state,
+        first_contact=not past and customer_turns <= 1,
+        recent_turns=turns,
+        past_conversations=past,
+        orders=tuple(latest_orders),
+        orders_count=orders_count,
+        lifetime_value=lifetime_value,
+        recent_contacts=contacts,
+        escalations_total=escalations_total,
+        bot_failures=conversation.bot_failures,
+        consecutive_clarify=conversation.consecutive_clarify,
+        last_staff_at=max(last_staff) if last_staff else None,
+    )

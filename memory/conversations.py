@@ -35,6 +35,34 @@ class Thread:
     closed_id: int | None = None
 
 
+def continuation(
+    latest: ConversationRecord | None, channel: str, now: datetime, window: timedelta
+) -> tuple[ConversationRecord, dict[str, object]] | None:
+    """The customer's latest conversation as it continues now, and the fields that change.
+
+    None when there is none or it went quiet longer than ``window`` ago: a new one starts.
+    A resolved one within the window reopens with the bot.
+    """
+    if latest is None or now - latest.last_message_at > window:
+        return None
+    fields: dict[str, object] = {"channel": channel, "last_message_at": now}
+    state = latest.state
+    if latest.state == "resolved":
+        state = "bot"
+        fields.update(state="bot", closed_at=None, consecutive_clarify=0, bot_failures=0)
+    continued = ConversationRecord(
+        id=latest.id,
+        customer_id=latest.customer_id,
+        state=state,
+        channel=channel,
+        started_at=latest.started_at,
+        last_message_at=now,
+        consecutive_clarify=0 if state != latest.state else latest.consecutive_clarify,
+        bot_failures=0 if state != latest.state else latest.bot_failures,
+    )
+    return continued, fields
+
+
 async def continue_or_start(
     uow: UnitOfWork, customer_id: int, channel: str, now: datetime, window: timedelta
 ) -> Thread:
@@ -44,24 +72,11 @@ async def continue_or_start(
     closed with a summary and a new conversation starts.
     """
     latest = await uow.conversations.latest(customer_id)
-    if latest is not None and now - latest.last_message_at <= window:
-        fields: dict[str, object] = {"channel": channel, "last_message_at": now}
-        state = latest.state
-        if latest.state == "resolved":
-            state = "bot"
-            fields.update(state="bot", closed_at=None, consecutive_clarify=0, bot_failures=0)
-        await uow.conversations.update(latest.id, **fields)
-        continued = ConversationRecord(
-            id=latest.id,
-            customer_id=customer_id,
-            state=state,
-            channel=channel,
-            started_at=latest.started_at,
-            last_message_at=now,
-            consecutive_clarify=0 if state != latest.state else latest.consecutive_clarify,
-            bot_failures=0 if state != latest.state else latest.bot_failures,
-        )
-        return Thread(continued)
+    continued = continuation(latest, channel, now, window)
+    if continued is not None:
+        conversation, fields = continued
+        await uow.conversations.update(conversation.id, **fields)
+        return Thread(conversation)
     closed_id = None
     if latest is not None and latest.closed_at is None:
         turns = await uow.messages.texts(latest.id, SUMMARY_TURNS)

@@ -8,12 +8,14 @@ as the SQL unit of work does.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
+from memory.batch import LoopedBatch
 from memory.linking import (
     CODE_TTL,
     LINK_METHOD,
@@ -26,6 +28,7 @@ from memory.linking import (
 )
 from memory.orders import OrderSource
 from memory.records import (
+    ContextRequest,
     ConversationRecord,
     CustomerRecord,
     HandoffRecord,
@@ -415,6 +418,19 @@ class _Context(_Repo):
         super().__init__(data)
         self.orders = orders
 
+    async def build_many(self, requests: Sequence[ContextRequest]) -> list[Context]:
+        return [
+            await self.build(
+                customer_id=r.customer_id,
+                conversation=r.conversation,
+                channel=r.channel,
+                verified=r.verified,
+                verified_via=r.verified_via,
+                now=r.now,
+            )
+            for r in requests
+        ]
+
     async def build(
         self,
         *,
@@ -495,6 +511,7 @@ class InMemoryUnitOfWork:
         self.outbox = _Outbox(d)
         self.events = _Events(d)
         self.context = _Context(d, self._store.orders)
+        self.batch = LoopedBatch(self)
         return self
 
     async def __aexit__(

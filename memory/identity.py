@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from memory.ports import UnitOfWork
-from memory.records import IdentityRecord
+from memory.records import CustomerRecord, IdentityRecord
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ async def resolve_identity(
             display_name=claims.display_name,
             now=now,
         )
-    if identity.unreachable or _stale(identity.last_seen_at, now):
+    if needs_touch(identity, now):
         await uow.identities.touch(identity.id, now)
     if vouched_customer is not None and not identity.verified:
         # An unverified identity now proven speaks for the vouched customer from here
@@ -84,9 +84,26 @@ async def resolve_identity(
     return identity
 
 
-def _stale(last_seen: datetime | None, now: datetime) -> bool:
-    """``last_seen_at`` is kept to the minute: no write on every message."""
-    return last_seen is None or now - last_seen >= LAST_SEEN_RESOLUTION
+def taken_as_is(
+    identity: IdentityRecord | None, claims: Claims, vouched: CustomerRecord | None
+) -> bool:
+    """Whether :func:`resolve_identity` would take ``identity`` as it is (touch aside).
+
+    It exists, and the customer the channel vouches for (``vouched``, looked up by
+    the claim), if it vouches at all, is the one it is already verified for.
+    """
+    if identity is None:
+        return False
+    if not claims.customer_ref and not claims.email:
+        return True
+    return vouched is not None and identity.verified and identity.customer_id == vouched.id
+
+
+def needs_touch(identity: IdentityRecord, now: datetime) -> bool:
+    """Seen again: reachable, and ``last_seen_at`` kept to the minute (no write on every
+    message)."""
+    last_seen = identity.last_seen_at
+    return identity.unreachable or last_seen is None or now - last_seen >= LAST_SEEN_RESOLUTION
 
 
 async def _vouched_customer(uow: UnitOfWork, claims: Claims, now: datetime) -> int | None:

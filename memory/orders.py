@@ -6,15 +6,17 @@ Order ids are compared in one normal form (:func:`normalize_order_id`): customer
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Integer, Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from memory.bounded import AnySelect, PerKey
 from memory.models import Order
 from memory.views import OrderItem, OrderView
 
@@ -28,6 +30,8 @@ ORDER_STATUSES = (
 )
 # Orders whose money stayed with the shop count towards a customer's lifetime value.
 NOT_SPENT_STATUSES = frozenset({"cancelled", "refunded"})
+
+Overview = tuple[list[OrderView], int, Decimal]  # latest orders, how many, lifetime value
 
 _SPACES = re.compile(r"\s+")
 
@@ -67,7 +71,10 @@ def items_from_json(raw: Sequence[Any]) -> tuple[OrderItem, ...]:
     )
 
 
-def order_view(row: Order) -> OrderView:
+ORDER_COLUMNS = tuple(Order.__table__.c)
+
+
+def order_view(row: Order | Row[Any]) -> OrderView:
     """The read model of one stored order."""
     return OrderView(
         id=row.id,
@@ -101,10 +108,9 @@ class OrderSource(Protocol):
         """(number of orders, lifetime value of orders not cancelled or refunded)."""
         ...
 
-    async def overview(
-        self, customer_id: int, limit: int = 10
-    ) -> tuple[list[OrderView], int, Decimal]:
-        """``orders_of`` and ``totals`` together (one round trip where the source can)."""
+    async def overviews(self, customer_ids: Sequence[int], limit: int = 10) -> dict[int, Overview]:
+        """``orders_of`` and ``totals`` of each customer (few round trips where the source
+        can); every customer asked about has an entry."""
         ...
 
 
@@ -133,13 +139,44 @@ class SqlOrderSource:
         async with self._session_factory() as session:
             return await _totals(session, customer_id)
 
-    async def overview(
-        self, customer_id: int, limit: int = 10
-    ) -> tuple[list[OrderView], int, Decimal]:
+    async def overviews(self, customer_ids: Sequence[int], limit: int = 10) -> dict[int, Overview]:
+        if not customer_ids:
+            return {}
+        latest: dict[int, list[OrderView]] = {cid: [] for cid in customer_ids}
+        totals: dict[int, tuple[int, Decimal]] = {}
         async with self._session_factory() as session:
-            rows = (await session.scalars(_latest_orders(customer_id, limit))).all()
-            count, value = await _totals(session, customer_id)
-        return [order_view(row) for row in rows], count, value
+            if limit > 0:
+                dialect = session.get_bind().dialect.name
+                keys = [(cid,) for cid in customer_ids]
+                query, params = _latest_per_customer(limit)(keys, dialect)
+                for row in await session.execute(query, params):
+                    latest[int(row.customer_id or 0)].append(order_view(row))
+            spent = func.coalesce(
+                func.sum(Order.total).filter(Order.status.not_in(NOT_SPENT_STATUSES)), 0
+            )
+            counted = await session.execute(
+                select(Order.customer_id, func.count(Order.id), spent)
+                .where(Order.customer_id.in_(customer_ids))
+                .group_by(Order.customer_id)
+            )
+            for cid, count, value in counted.all():
+                totals[int(cid or 0)] = (int(count), _money(value))
+        for views in latest.values():
+            views.sort(key=_newest_first, reverse=True)
+        return {cid: (latest[cid], *totals.get(cid, (0, Decimal("0.00")))) for cid in customer_ids}
+
+
+@functools.cache
+def _latest_per_customer(limit: int) -> PerKey:
+    def latest(customer_id: Any) -> AnySelect:
+        return (
+            select(*ORDER_COLUMNS)
+            .where(Order.customer_id == customer_id)
+            .order_by(Order.created_at.desc(), Order.id.desc())
+            .limit(limit)
+        )
+
+    return PerKey(latest, [Integer()])
 
 
 def _latest_orders(customer_id: int, limit: int) -> Select[Order]:
@@ -155,7 +192,16 @@ async def _totals(session: AsyncSession, customer_id: int) -> tuple[int, Decimal
     spent = func.coalesce(func.sum(Order.total).filter(Order.status.not_in(NOT_SPENT_STATUSES)), 0)
     query = select(func.count(Order.id), spent).where(Order.customer_id == customer_id)
     count, value = (await session.execute(query)).one()
-    return int(count), Decimal(str(value)).quantize(Decimal("0.01"))
+    return int(count), _money(value)
+
+
+def _money(value: object) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def _newest_first(order: OrderView) -> tuple[datetime, str]:
+    """With ``reverse=True``: the order of ``_latest_orders``."""
+    return (order.created_at, order.id)
 
 
 class InMemoryOrderSource:
@@ -183,8 +229,7 @@ class InMemoryOrderSource:
         value = sum((o.total for o in mine if o.status not in NOT_SPENT_STATUSES), Decimal("0"))
         return len(mine), value.quantize(Decimal("0.01"))
 
-    async def overview(
-        self, customer_id: int, limit: int = 10
-    ) -> tuple[list[OrderView], int, Decimal]:
-        count, value = await self.totals(customer_id)
-        return await self.orders_of(customer_id, limit), count, value
+    async def overviews(self, customer_ids: Sequence[int], limit: int = 10) -> dict[int, Overview]:
+        return {
+            cid: (await self.orders_of(cid, limit), *await self.totals(cid)) for cid in customer_ids
+        }

@@ -6,11 +6,13 @@ same protocols in ``fakes.py`` drive the pipeline's unit tests.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from memory.records import (
+    ContextRequest,
     ConversationRecord,
     CustomerRecord,
     HandoffRecord,
@@ -19,6 +21,7 @@ from memory.records import (
 from memory.views import Context
 
 if TYPE_CHECKING:
+    from memory.batch import BatchStore
     from memory.linking import IssuedCode, Redemption
 
 
@@ -152,6 +155,10 @@ class OutboxRepository(Protocol):
 
 
 class ContextReader(Protocol):
+    async def build_many(self, requests: Sequence[ContextRequest]) -> list[Context]:
+        """The contexts of several customers (one each), in the requests' order."""
+        ...
+
     async def build(
         self,
         *,
@@ -185,6 +192,10 @@ class UnitOfWork(Protocol):
     def events(self) -> EventRepository: ...
     @property
     def context(self) -> ContextReader: ...
+    @property
+    def batch(self) -> BatchStore:
+        """Set-based reads and writes for a batch of messages (memory.batch)."""
+        ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -180,18 +180,26 @@ async def claim_outbox(
         ]
 
 
+OUTBOX: Table = OutboxItem.__table__  # type: ignore[assignment]
+_MARK_SENT = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id == bindparam("item_id"))
+    .values(state="sent", sent_at=bindparam("at"), external_message_id=bindparam("ext"), error=None)
+)
+
+
 async def mark_sent(
     factory: async_sessionmaker[AsyncSession],
-    item_id: int,
-    external_id: str | None,
+    sent: Sequence[tuple[int, str | None]],
     *,
     now: datetime,
 ) -> None:
+    """Mark delivered items sent, with the platform's id of each: ``(item id, external id)``."""
+    if not sent:
+        return
     async with factory() as session, session.begin():
         await session.execute(
-            update(OutboxItem)
-            .where(OutboxItem.id == item_id)
-            .values(state="sent", sent_at=now, external_message_id=external_id, error=None)
+            _MARK_SENT, [{"item_id": item_id, "ext": ext, "at": now} for item_id, ext in sent]
         )
 
 

@@ -81,3 +81,15 @@ class HandoffRecord:
     created_at: datetime
     claimed_by: str | None = None
     sla_due_at: datetime | None = None  # when a person should have claimed it
+
+
+@dataclass(frozen=True, slots=True)
+class ContextRequest:
+    """Whose context to build, for which conversation and channel (``context.build_many``)."""
+
+    customer_id: int
+    conversation: ConversationRecord
+    channel: str
+    verified: bool
+    verified_via: str | None
+    now: datetime

@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from memory.batch_sql import SqlBatch
 from memory.context import ContextLimits, SqlContextReader
 from memory.orders import OrderSource
 from memory.sql_repositories import (
@@ -33,6 +34,7 @@ class SqlUnitOfWork:
     outbox: SqlOutbox
     events: SqlEvents
     context: SqlContextReader
+    batch: SqlBatch
 
     def __init__(
         self,
@@ -57,6 +59,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(session)
         self.events = SqlEvents(session)
         self.context = SqlContextReader(session, self._orders, self._limits)
+        self.batch = SqlBatch(session)
         await session.begin()
         return self
 

@@ -37,7 +37,7 @@ from channels.webchat.protocol import (
     quick_replies_of,
     ready_frame,
 )
-from channels.webchat.sockets import Connection, SocketHub
+from channels.webchat.sockets import Connection, RateWindow, SocketHub
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ History = Callable[[str, int], Awaitable[list[Turn]]]
 HELLO_TIMEOUT_S = 10.0
 HEARTBEAT_S = 30.0
 HISTORY_LIMIT = 50
+RATE_WINDOW_S = 10.0  # the window of the per-socket message limit
 CLOSE_GOING_AWAY = 1001
 CLOSE_INTERNAL_ERROR = 1011
 
@@ -67,6 +68,7 @@ class WebchatChannel:
         ingest: Ingest,
         history: History,
         max_message_chars: int = 4000,
+        rate_limit: int = 20,
         demo_customers: DemoCustomers | None = None,
         issue_link_code: IssueLinkCode | None = None,
         telegram_bot_username: BotUsername | None = None,
@@ -77,6 +79,7 @@ class WebchatChannel:
         self._ingest = ingest
         self._history = history
         self._max_chars = max_message_chars
+        self._rate_limit = rate_limit  # messages per socket in any 10 s
         self._demo_customers = demo_customers
         # Room for the longest allowed text even when every character is JSON-escaped.
         self._max_frame_bytes = max_message_chars * 12 + 4096
@@ -162,7 +165,7 @@ class WebchatChannel:
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=self._max_frame_bytes)
         await ws.prepare(request)
-        conn = Connection(ws)
+        conn = Connection(ws, RateWindow(limit=self._rate_limit, seconds=RATE_WINDOW_S))
         if self._closing:
             await conn.close(CLOSE_GOING_AWAY, "server shutting down")
             return ws

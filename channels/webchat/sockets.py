@@ -47,11 +47,11 @@ class Connection:
     arrives while the history is being loaded reaches the client after the history.
     """
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, rate: RateWindow | None = None) -> None:
         self.ws = ws
         self._lock = asyncio.Lock()
         self._held: list[dict[str, Any]] | None = []
-        self.rate = RateWindow()  # customer messages this socket may send
+        self.rate = rate or RateWindow()  # customer messages this socket may send
 
     async def send(self, frame: dict[str, Any]) -> bool:
         """Write one JSON frame; False when the socket is gone or too slow (then it is closed)."""

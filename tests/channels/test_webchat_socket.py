@@ -117,13 +117,15 @@ def message(text: str, client_id: str | None = None) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def chat() -> AsyncIterator[Chat]:
+async def chat(request: pytest.FixtureRequest) -> AsyncIterator[Chat]:
+    """The channel over an in-memory inbox; ``indirect`` parameters override its options."""
     inbox = InMemoryInbox()
     channel = WebchatChannel(
         secret=SECRET,
         ingest=inbox.ingest,
         history=inbox.history,
         max_message_chars=MAX_CHARS,
+        **getattr(request, "param", {}),
     )
     app = web.Application()
     app.add_routes(channel.routes())
@@ -469,6 +471,17 @@ async def test_a_flood_of_messages_is_cut_off_and_not_stored(chat: Chat) -> None
     assert frames[-1]["client_id"] == ids[-1]
     assert "too many messages" in frames[-1]["reason"]
     assert len(chat.inbox.stored) == 20
+
+
+@pytest.mark.parametrize("chat", [{"rate_limit": 3}], indirect=True)
+async def test_the_operators_flood_limit_is_the_one_applied(chat: Chat) -> None:
+    _, token = await chat.session()
+    ws, _ = await chat.open_ready({"type": "hello", "session": token})
+    for n in range(4):
+        await ws.send_json(message(f"question {n}"))
+    frames = [await next_json(ws) for _ in range(4)]
+    assert [f["type"] for f in frames] == ["ack"] * 3 + ["error"]
+    assert [m.text for m in chat.inbox.stored] == ["question 0", "question 1", "question 2"]
 
 
 def test_rate_window_frees_up_as_time_passes() -> None:

@@ -8,11 +8,11 @@ from decimal import Decimal
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from memory.context import ContextLimits, group_visits
+from memory.context import ContextLimits, contacts_of
 from memory.db import make_read_session_factory
 from memory.models import Message, Order
 from memory.orders import SqlOrderSource
-from memory.records import ConversationRecord
+from memory.records import ContextRequest, ConversationRecord
 from memory.unit_of_work import SqlUnitOfWork
 from memory.views import Context
 
@@ -25,16 +25,73 @@ def read_factory(factory: async_sessionmaker[AsyncSession]) -> async_sessionmake
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 
 
-def test_visits_split_on_silence_and_keep_the_order_named() -> None:
+def test_contacts_keep_the_last_order_named_and_any_escalation() -> None:
     at = [T0, T0 + timedelta(minutes=5), T0 + timedelta(hours=5), T0 + timedelta(days=2)]
-    contacts = group_visits(
-        [(at[0], None, False), (at[1], "TL-1", False), (at[2], None, True), (at[3], "TL-2", False)],
-        timedelta(hours=2),
+    contacts = contacts_of(
+        [
+            (at[0], None, False, True),
+            (at[1], "TL-1", False, False),
+            (at[2], None, True, True),
+            (at[3], "TL-2", False, True),
+        ]
     )
     assert [(c.at, c.order_ref, c.escalated) for c in contacts] == [
         (at[3], "TL-2", False),
         (at[2], None, True),
         (at[0], "TL-1", False),
+    ]
+
+
+async def test_visits_split_where_the_customer_was_silent_for_the_gap(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """The database finds the gaps: many messages in a visit, one contact."""
+    now = T0 + timedelta(days=3)
+    async with SqlUnitOfWork(session_factory, SqlOrderSource(read_factory(session_factory))) as uow:
+        customer = await uow.customers.create(now=T0, name="Bo")
+        calm = await uow.conversations.start(customer.id, "webchat", T0)
+        heated = await uow.conversations.start(customer.id, "telegram", T0 + timedelta(hours=5))
+        plan = [  # minutes after T0, conversation, order named
+            *[(m, calm, "TL-1" if m == 30 else None) for m in range(0, 100, 10)],  # one visit
+            (90 + 120, calm, None),  # exactly the gap after the last one: a new visit
+            (350, heated, None),
+            (351, heated, "TL-9"),
+            (2 * 24 * 60, calm, None),
+        ]
+        for minutes, conversation, ref in plan:
+            await uow.messages.add(
+                conversation_id=conversation.id,
+                customer_id=customer.id,
+                author="customer",
+                channel=conversation.channel,
+                text="hello",
+                now=T0 + timedelta(minutes=minutes),
+                order_ref=ref,
+            )
+        await uow.handoffs.open(
+            conversation_id=heated.id,
+            decision_id=None,
+            queue="support",
+            priority="normal",
+            rule_id="r",
+            reason="angry",
+            now=T0 + timedelta(minutes=351),
+        )
+        await uow.commit()
+    async with SqlUnitOfWork(session_factory, SqlOrderSource(read_factory(session_factory))) as uow:
+        context = await uow.context.build(
+            customer_id=customer.id,
+            conversation=calm,
+            channel="webchat",
+            verified=False,
+            verified_via=None,
+            now=now,
+        )
+    assert [(c.at, c.order_ref, c.escalated) for c in context.recent_contacts] == [
+        (T0 + timedelta(days=2), None, False),
+        (T0 + timedelta(minutes=350), "TL-9", True),
+        (T0 + timedelta(minutes=210), None, False),
+        (T0, "TL-1", False),
     ]
 
 
@@ -164,3 +221,46 @@ async def test_turns_are_bounded_whatever_the_history(
         )
     context = await build(session_factory, customer_id, current, ContextLimits(turns=20))
     assert [t.text for t in context.recent_turns] == [f"m{i}" for i in range(480, 500)]
+
+
+async def test_a_batch_of_contexts_is_each_one_built_alone(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """``build_many`` for several customers gives what ``build`` gives for each."""
+    customer_id, current = await seed(session_factory)
+    async with SqlUnitOfWork(session_factory, SqlOrderSource(read_factory(session_factory))) as uow:
+        others = []
+        for n in range(4):  # 5 customers: a batch padded to 8 on SQLite
+            other = await uow.customers.create(now=T0, name=f"Other {n}")
+            conversation = await uow.conversations.start(other.id, "webchat", T0)
+            await uow.messages.add(
+                conversation_id=conversation.id,
+                customer_id=other.id,
+                author="customer",
+                channel="webchat",
+                text=f"question {n}",
+                now=T0 + timedelta(days=3),
+            )
+            others.append((other.id, conversation))
+        await uow.commit()
+    requests = [
+        ContextRequest(cid, conversation, "webchat", False, None, T0 + timedelta(days=3, hours=1))
+        for cid, conversation in [(customer_id, current), *others]
+    ]
+    async with SqlUnitOfWork(session_factory, SqlOrderSource(read_factory(session_factory))) as uow:
+        together = await uow.context.build_many(requests)
+        alone = [
+            await uow.context.build(
+                customer_id=r.customer_id,
+                conversation=r.conversation,
+                channel=r.channel,
+                verified=r.verified,
+                verified_via=r.verified_via,
+                now=r.now,
+            )
+            for r in requests
+        ]
+    assert together == alone
+    assert [c.customer.id for c in together] == [r.customer_id for r in requests]
+    assert [t.text for t in together[3].recent_turns] == ["question 2"]
+    assert len(together[0].orders) == 10 and together[1].orders == ()

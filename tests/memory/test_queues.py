@@ -115,5 +115,5 @@ async def test_outbox_keeps_a_conversation_in_order_after_a_failure(
     later = T0 + timedelta(seconds=41)
     again = await claim_outbox(session_factory, channels=["webchat"], now=later)
     assert [(i.text, i.attempts) for i in again] == [("first", 1), ("second", 0)]
-    await mark_sent(session_factory, again[0].id, "x1", now=later)
+    await mark_sent(session_factory, [(again[0].id, "x1")], now=later)
     assert await claim_outbox(session_factory, channels=["telegram"], now=later) == []

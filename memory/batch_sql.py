@@ -1,0 +1,226 @@
+"""``BatchStore`` in SQL: one statement per call, whatever the batch size.
+
+Per-row limits ("each customer's latest conversation") are one statement of
+index-bounded selects (memory.bounded), so a long history costs no more in a
+batch than alone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Integer,
+    Table,
+    bindparam,
+    insert,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from memory.batch import Sender
+from memory.bounded import AnySelect, PerKey
+from memory.identity_links import current_customer
+from memory.models import (
+    ChannelIdentity,
+    Conversation,
+    Customer,
+    Decision,
+    InboundEvent,
+    Message,
+    OutboxItem,
+)
+from memory.records import ConversationRecord, CustomerRecord, IdentityRecord
+from memory.sql_repositories import (
+    CONVERSATION_FIELDS,
+    conversation_record,
+    customer_record,
+    identity_record,
+)
+
+CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
+MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+DECISIONS: Table = Decision.__table__  # type: ignore[assignment]
+OUTBOX: Table = OutboxItem.__table__  # type: ignore[assignment]
+EVENTS: Table = InboundEvent.__table__  # type: ignore[assignment]
+IDENTITIES: Table = ChannelIdentity.__table__  # type: ignore[assignment]
+
+
+def _latest_conversation(customer_id: Any) -> AnySelect:
+    c = CONVERSATIONS.c
+    return (
+        select(CONVERSATIONS)
+        .where(c.customer_id == customer_id)
+        .order_by(c.started_at.desc(), c.id.desc())
+        .limit(1)
+    )
+
+
+LATEST_CONVERSATION = PerKey(_latest_conversation, [Integer()])
+
+
+class SqlBatch:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def identities(self, senders: Collection[Sender]) -> dict[Sender, IdentityRecord]:
+        if not senders:
+            return {}
+        rows = await self._s.scalars(
+            select(ChannelIdentity).where(
+                tuple_(ChannelIdentity.channel, ChannelIdentity.external_user_id).in_(list(senders))
+            )
+        )
+        return {(r.channel, r.external_user_id): identity_record(r) for r in rows}
+
+    async def customers_by_ref(self, refs: Collection[str]) -> dict[str, CustomerRecord]:
+        if not refs:
+            return {}
+        rows = await self._s.scalars(select(Customer).where(Customer.external_ref.in_(refs)))
+        return {str(r.external_ref): await self._current(r) for r in rows}
+
+    async def customers_by_email(self, emails: Collection[str]) -> dict[str, CustomerRecord]:
+        if not emails:
+            return {}
+        given = {email.lower(): email for email in emails}
+        rows = await self._s.scalars(select(Customer).where(Customer.email.in_(list(given))))
+        return {given[str(r.email)]: await self._current(r) for r in rows}
+
+    async def _current(self, row: Customer) -> CustomerRecord:
+        """A merged customer's login or email speaks for the customer it was merged into."""
+        if row.merged_into_id is not None:
+            merged = await self._s.get(Customer, await current_customer(self._s, row.id))
+            assert merged is not None, "a merge always points at a stored customer"
+            return customer_record(merged)
+        return customer_record(row)
+
+    async def latest_conversations(
+        self, customer_ids: Collection[int]
+    ) -> dict[int, ConversationRecord]:
+        if not customer_ids:
+            return {}
+        keys = [(cid,) for cid in customer_ids]
+        query, params = LATEST_CONVERSATION(keys, self._s.get_bind().dialect.name)
+        rows = (await self._s.execute(query, params)).mappings()
+        return {row["customer_id"]: _conversation(row) for row in rows}
+
+    async def conversations(self, ids: Collection[int]) -> dict[int, ConversationRecord]:
+        if not ids:
+            return {}
+        rows = await self._s.scalars(
+            select(Conversation)
+            .where(Conversation.id.in_(ids))
+            .execution_options(populate_existing=True)
+        )
+        return {r.id: conversation_record(r) for r in rows}
+
+    async def touch_identities(self, identity_ids: Collection[int], now: datetime) -> None:
+        if identity_ids:
+            await self._s.execute(
+                update(IDENTITIES)
+                .where(IDENTITIES.c.id.in_(identity_ids))
+                .values(last_seen_at=now, unreachable=False)
+            )
+
+    async def update_conversations(
+        self, changes: Sequence[tuple[int, Mapping[str, object]]]
+    ) -> None:
+        by_fields: dict[tuple[str, ...], list[dict[str, object]]] = defaultdict(list)
+        for conversation_id, fields in changes:
+            unknown = set(fields) - CONVERSATION_FIELDS
+            if unknown:
+                raise ValueError(f"unknown conversation fields: {sorted(unknown)}")
+            params = {f"v_{k}": v for k, v in fields.items()}
+            by_fields[tuple(sorted(fields))].append({"v_id": conversation_id, **params})
+        for names, rows in by_fields.items():
+            await self._s.execute(
+                update(CONVERSATIONS)
+                .where(CONVERSATIONS.c.id == bindparam("v_id"))
+                .values({name: bindparam(f"v_{name}") for name in names}),
+                rows,
+            )
+
+    async def add_messages(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        return await self._insert(MESSAGES, [_message_values(row) for row in rows])
+
+    async def add_decisions(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        values = [
+            {**{k: v for k, v in row.items() if k != "now"}, "created_at": row["now"]}
+            for row in rows
+        ]
+        return await self._insert(DECISIONS, values)
+
+    async def enqueue(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        values = [
+            {
+                "message_id": row["message_id"],
+                "conversation_id": row["conversation_id"],
+                "channel": row["channel"],
+                "external_user_id": row["external_user_id"],
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": row["now"],
+                "created_at": row["now"],
+            }
+            for row in rows
+        ]
+        await self._insert(OUTBOX, values)
+
+    async def mark_done(self, event_ids: Collection[int], now: datetime) -> None:
+        if event_ids:
+            await self._s.execute(
+                update(EVENTS)
+                .where(EVENTS.c.id.in_(event_ids))
+                .values(state="done", processed_at=now, locked_until=None, error=None)
+            )
+
+    async def _insert(self, table: Table, values: list[dict[str, Any]]) -> list[int]:
+        """Insert the rows in one statement; their ids in the rows' order."""
+        if not values:
+            return []
+        if self._s.get_bind().dialect.name == "sqlite":
+            # SQLite cannot promise RETURNING's order, and SQLAlchemy would then insert
+            # row by row. It needs no promise: the transaction holds the only write
+            # lock and rows of one INSERT take ascending ids in the order given.
+            result = await self._s.execute(insert(table).returning(table.c.id), values)
+            return sorted(result.scalars())
+        result = await self._s.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), values
+        )
+        return list(result.scalars())
+
+
+def _conversation(row: Mapping[Any, Any]) -> ConversationRecord:
+    return ConversationRecord(
+        id=row["id"],
+        customer_id=row["customer_id"],
+        state=row["state"],
+        channel=row["channel"],
+        started_at=row["started_at"],
+        last_message_at=row["last_message_at"],
+        consecutive_clarify=row["consecutive_clarify"],
+        bot_failures=row["bot_failures"],
+        closed_at=row["closed_at"],
+    )
+
+
+def _message_values(row: Mapping[str, Any]) -> dict[str, Any]:
+    """``messages.add`` keywords → the row, with the same defaults."""
+    return {
+        "conversation_id": row["conversation_id"],
+        "customer_id": row["customer_id"],
+        "author": row["author"],
+        "channel": row["channel"],
+        "text": row["text"],
+        "attachments": list(row.get("attachments") or []),
+        "inbound_event_id": row.get("inbound_event_id"),
+        "order_ref": row.get("order_ref"),
+        "internal": bool(row.get("internal", False)),
+        "meta": dict(row.get("meta") or {}),
+        "created_at": row["now"],
+    }
