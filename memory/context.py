@@ -45,9 +45,10 @@ class ContextLimits:
     past_conversations: int = 5
     orders: int = 10
     contact_window: timedelta = timedelta(days=30)
-    contact_messages: int = 300
+    contact_messages: int = 100  # a customer's own messages of the window, newest first
     visit_gap: timedelta = timedelta(hours=2)
-    escalations_cap: int = 1000
+    # Counted up to this many: a policy compares against far fewer (docs/policies.md).
+    escalations_cap: int = 100
 
 
 def contacts_of(messages: Sequence[tuple[datetime, str | None, bool, bool]]) -> tuple[Contact, ...]:
@@ -56,7 +57,7 @@ def contacts_of(messages: Sequence[tuple[datetime, str | None, bool, bool]]) -> 
     Each item is ``(at, order_ref, escalated, starts)``: ``starts`` marks the first
     message after ``visit_gap`` of silence (found by the database). A contact is
     about the last order named in it and escalated if any of its conversations
-    was, so only the messages that start one, name an order or were escalated
+    was, so only the messages that start one, name an order, or change conversation
     need be given.
     """
     contacts: list[Contact] = []
@@ -219,9 +220,8 @@ def _statements(lim: ContextLimits, dialect: str) -> _Statements:
         )
 
     def contacts(customer_id: Any, since: Any) -> AnySelect:
-        escalated = exists().where(Handoff.conversation_id == m.conversation_id).label("escalated")
         return (
-            select(m.customer_id, m.id, m.created_at, m.order_ref, escalated)
+            select(m.customer_id, m.id, m.created_at, m.order_ref, m.conversation_id)
             .where(m.customer_id == customer_id, m.created_at >= since, m.author == "customer")
             .order_by(m.created_at.desc())
             .limit(lim.contact_messages)
@@ -240,22 +240,45 @@ def _statements(lim: ContextLimits, dialect: str) -> _Statements:
         return select(customer, func.count()).group_by(customer)
 
     def visits(recent: Subquery) -> AnySelect:
-        """The messages that start a visit (after ``visit_gap`` of silence), name an
-        order or were escalated: what :func:`contacts_of` needs of the bounded rows."""
+        """Of the bounded rows, what :func:`contacts_of` needs: the messages that start a
+        visit (after ``visit_gap`` of silence), name an order, or are the first of their
+        conversation in a run (so an escalated conversation is seen in every visit it
+        spans; whether it was is looked up for those rows only)."""
         r = recent.c
-        previous = func.lag(r.created_at).over(
-            partition_by=r.customer_id, order_by=(r.created_at, r.id)
-        )
+        order = (r.created_at, r.id)
         marked = select(
-            r.customer_id, r.id, r.created_at, r.order_ref, r.escalated, previous.label("prev_at")
+            r.customer_id,
+            r.id,
+            r.created_at,
+            r.order_ref,
+            r.conversation_id,
+            func.lag(r.created_at)
+            .over(partition_by=r.customer_id, order_by=order)
+            .label("prev_at"),
+            func.lag(r.conversation_id)
+            .over(partition_by=r.customer_id, order_by=order)
+            .label("prev_conversation"),
         ).subquery()
         k = marked.c
         silence = seconds_between(k.created_at, k.prev_at, dialect)
         # A millisecond of slack: SQLite's julianday() arithmetic is floating point.
         starts = or_(k.prev_at.is_(None), silence >= lim.visit_gap.total_seconds() - 0.001)
+        escalated = exists().where(Handoff.conversation_id == k.conversation_id)
         return select(
-            k.customer_id, k.id, k.created_at, k.order_ref, k.escalated, starts.label("starts")
-        ).where(or_(starts, k.order_ref.is_not(None), k.escalated.is_(True)))
+            k.customer_id,
+            k.id,
+            k.created_at,
+            k.order_ref,
+            escalated.label("escalated"),
+            starts.label("starts"),
+        ).where(
+            or_(
+                starts,
+                k.order_ref.is_not(None),
+                k.prev_conversation.is_(None),
+                k.prev_conversation != k.conversation_id,
+            )
+        )
 
     ids, id_pairs = [Integer()], [Integer(), Integer()]
     return _Statements(

@@ -151,7 +151,15 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
-        Index("ix_messages_customer_created", "customer_id", "created_at"),
+        # Covers the context's read of a customer's own recent messages (contacts).
+        Index(
+            "ix_messages_customer_author_created",
+            "customer_id",
+            "author",
+            "created_at",
+            "conversation_id",
+            "order_ref",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -14,12 +14,56 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
-from memory.models import ChannelIdentity, InboundEvent, Message, OutboxItem
+from memory.bounded import AnySelect
+from memory.models import ChannelIdentity, InboundEvent, Message, OutboxItem, UtcDateTime
 from memory.records import EventRecord, OutboxRecord
 
 MAX_EVENT_ATTEMPTS = 5
+EVENTS: Table = InboundEvent.__table__  # type: ignore[assignment]
+OUTBOX: Table = OutboxItem.__table__  # type: ignore[assignment]
+MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+
+
+def _claimable_events() -> AnySelect:
+    """Pending, leasable events whose sender has no earlier pending one, oldest first."""
+    events, earlier = EVENTS.c, EVENTS.alias("earlier").c
+    blocked = (
+        select(earlier.id)
+        .where(
+            earlier.channel == events.channel,
+            earlier.external_user_id == events.external_user_id,
+            earlier.state == "pending",
+            earlier.id < events.id,
+        )
+        .exists()
+    )
+    leasable = or_(events.locked_until.is_(None), events.locked_until < bindparam("now"))
+    return (
+        select(
+            events.id,
+            events.channel,
+            events.external_event_id,
+            events.external_user_id,
+            events.text,
+            events.payload,
+            events.received_at,
+            events.attempts,
+        )
+        .where(events.state == "pending", leasable, ~blocked)
+        .order_by(events.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+    )
+
+
+# Built once: the worker claims many times a second.
+_CLAIM_EVENTS = _claimable_events()
+_LEASE_EVENTS = (
+    update(EVENTS)
+    .where(EVENTS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(locked_until=bindparam("until"), attempts=EVENTS.c.attempts + 1)
+)
 
 
 async def claim_events(
@@ -30,28 +74,8 @@ async def claim_events(
     limit: int = 32,
 ) -> list[EventRecord]:
     """Lease up to ``limit`` pending events whose sender has no earlier pending one."""
-    earlier = aliased(InboundEvent)
-    blocked = (
-        select(earlier.id)
-        .where(
-            earlier.channel == InboundEvent.channel,
-            earlier.external_user_id == InboundEvent.external_user_id,
-            earlier.state == "pending",
-            earlier.id < InboundEvent.id,
-        )
-        .exists()
-    )
-    leasable = or_(InboundEvent.locked_until.is_(None), InboundEvent.locked_until < now)
     async with factory() as session, session.begin():
-        rows = (
-            await session.scalars(
-                select(InboundEvent)
-                .where(InboundEvent.state == "pending", leasable, ~blocked)
-                .order_by(InboundEvent.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
+        rows = (await session.execute(_CLAIM_EVENTS, {"now": now, "limit": limit})).all()
         if not rows:
             return []
         claimed = [
@@ -67,12 +91,8 @@ async def claim_events(
             )
             for r in rows
         ]
-        await session.execute(
-            update(InboundEvent)
-            .where(InboundEvent.id.in_([r.id for r in claimed]))
-            .values(locked_until=now + lease, attempts=InboundEvent.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
+        ids = [r.id for r in claimed]
+        await session.execute(_LEASE_EVENTS, {"ids": ids, "until": now + lease})
         return claimed
 
 
@@ -111,6 +131,56 @@ async def pending_event_count(factory: async_sessionmaker[AsyncSession]) -> int:
         )
 
 
+def _claimable_outbox() -> AnySelect:
+    """Due items of the given channels, oldest first, none that waits for an earlier one."""
+    items, earlier, messages = OUTBOX.c, OUTBOX.alias("earlier").c, MESSAGES.c
+    now = bindparam("now", type_=UtcDateTime())
+    waits_for_earlier = (
+        select(earlier.id)
+        .where(
+            earlier.conversation_id == items.conversation_id,
+            earlier.channel == items.channel,
+            earlier.state == "pending",
+            earlier.id < items.id,
+            earlier.next_attempt_at > now,
+        )
+        .exists()
+    )
+    return (
+        select(
+            items.id,
+            items.message_id,
+            items.conversation_id,
+            items.channel,
+            items.external_user_id,
+            items.attempts,
+            messages.text,
+            messages.author,
+            messages.meta,
+        )
+        .join_from(OUTBOX, MESSAGES, messages.id == items.message_id)
+        .where(
+            and_(
+                items.state == "pending",
+                items.channel.in_(bindparam("channels", expanding=True)),
+                items.next_attempt_at <= now,
+                ~waits_for_earlier,
+            )
+        )
+        .order_by(items.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True, of=OUTBOX)
+    )
+
+
+_CLAIM_OUTBOX = _claimable_outbox()
+_LEASE_OUTBOX = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(next_attempt_at=bindparam("until"))
+)
+
+
 async def claim_outbox(
     factory: async_sessionmaker[AsyncSession],
     *,
@@ -127,60 +197,29 @@ async def claim_outbox(
     """
     if not channels:
         return []
-    earlier = aliased(OutboxItem)
-    waits_for_earlier = (
-        select(earlier.id)
-        .where(
-            earlier.conversation_id == OutboxItem.conversation_id,
-            earlier.channel == OutboxItem.channel,
-            earlier.state == "pending",
-            earlier.id < OutboxItem.id,
-            earlier.next_attempt_at > now,
-        )
-        .exists()
-    )
+    params = {"channels": list(channels), "now": now, "limit": limit}
     async with factory() as session, session.begin():
-        rows = (
-            await session.execute(
-                select(OutboxItem, Message.text, Message.author, Message.meta)
-                .join(Message, Message.id == OutboxItem.message_id)
-                .where(
-                    and_(
-                        OutboxItem.state == "pending",
-                        OutboxItem.channel.in_(list(channels)),
-                        OutboxItem.next_attempt_at <= now,
-                        ~waits_for_earlier,
-                    )
-                )
-                .order_by(OutboxItem.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True, of=OutboxItem)
-            )
-        ).all()
+        rows = (await session.execute(_CLAIM_OUTBOX, params)).all()
         if not rows:
             return []
-        await session.execute(
-            update(OutboxItem)
-            .where(OutboxItem.id.in_([item.id for item, *_ in rows]))
-            .values(next_attempt_at=now + lease)
-        )
+        ids = [row.id for row in rows]
+        await session.execute(_LEASE_OUTBOX, {"ids": ids, "until": now + lease})
         return [
             OutboxRecord(
-                id=item.id,
-                message_id=item.message_id,
-                conversation_id=item.conversation_id,
-                channel=item.channel,
-                external_user_id=item.external_user_id,
-                text=text,
-                author=author,
-                attempts=item.attempts,
-                meta=dict(meta or {}),
+                id=row.id,
+                message_id=row.message_id,
+                conversation_id=row.conversation_id,
+                channel=row.channel,
+                external_user_id=row.external_user_id,
+                text=row.text,
+                author=row.author,
+                attempts=row.attempts,
+                meta=dict(row.meta or {}),
             )
-            for item, text, author, meta in rows
+            for row in rows
         ]
 
 
-OUTBOX: Table = OutboxItem.__table__  # type: ignore[assignment]
 _MARK_SENT = (
     update(OUTBOX)
     .where(OUTBOX.c.id == bindparam("item_id"))

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from memory.context import ContextLimits, contacts_of
+from memory.context import ContextLimits
 from memory.db import make_read_session_factory
 from memory.models import Message, Order
 from memory.orders import SqlOrderSource
@@ -25,23 +25,6 @@ def read_factory(factory: async_sessionmaker[AsyncSession]) -> async_sessionmake
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 
 
-def test_contacts_keep_the_last_order_named_and_any_escalation() -> None:
-    at = [T0, T0 + timedelta(minutes=5), T0 + timedelta(hours=5), T0 + timedelta(days=2)]
-    contacts = contacts_of(
-        [
-            (at[0], None, False, True),
-            (at[1], "TL-1", False, False),
-            (at[2], None, True, True),
-            (at[3], "TL-2", False, True),
-        ]
-    )
-    assert [(c.at, c.order_ref, c.escalated) for c in contacts] == [
-        (at[3], "TL-2", False),
-        (at[2], None, True),
-        (at[0], "TL-1", False),
-    ]
-
-
 async def test_visits_split_where_the_customer_was_silent_for_the_gap(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -50,12 +33,14 @@ async def test_visits_split_where_the_customer_was_silent_for_the_gap(
     async with SqlUnitOfWork(session_factory, SqlOrderSource(read_factory(session_factory))) as uow:
         customer = await uow.customers.create(now=T0, name="Bo")
         calm = await uow.conversations.start(customer.id, "webchat", T0)
-        heated = await uow.conversations.start(customer.id, "telegram", T0 + timedelta(hours=5))
+        heated = await uow.conversations.start(customer.id, "telegram", T0 + timedelta(hours=4))
         plan = [  # minutes after T0, conversation, order named
-            *[(m, calm, "TL-1" if m == 30 else None) for m in range(0, 100, 10)],  # one visit
+            # One visit, about the last order it named.
+            *[(m, calm, {10: "TL-0", 30: "TL-1"}.get(m)) for m in range(0, 100, 10)],
             (90 + 120, calm, None),  # exactly the gap after the last one: a new visit
-            (350, heated, None),
-            (351, heated, "TL-9"),
+            (240, heated, None),  # the same visit, in a conversation that went to a person
+            (241, heated, None),
+            (250, calm, "TL-9"),
             (2 * 24 * 60, calm, None),
         ]
         for minutes, conversation, ref in plan:
@@ -75,7 +60,7 @@ async def test_visits_split_where_the_customer_was_silent_for_the_gap(
             priority="normal",
             rule_id="r",
             reason="angry",
-            now=T0 + timedelta(minutes=351),
+            now=T0 + timedelta(minutes=241),
         )
         await uow.commit()
     async with SqlUnitOfWork(session_factory, SqlOrderSource(read_factory(session_factory))) as uow:
@@ -89,8 +74,7 @@ async def test_visits_split_where_the_customer_was_silent_for_the_gap(
         )
     assert [(c.at, c.order_ref, c.escalated) for c in context.recent_contacts] == [
         (T0 + timedelta(days=2), None, False),
-        (T0 + timedelta(minutes=350), "TL-9", True),
-        (T0 + timedelta(minutes=210), None, False),
+        (T0 + timedelta(minutes=210), "TL-9", True),
         (T0, "TL-1", False),
     ]
 
