@@ -5,8 +5,8 @@
 
 1. Record (one transaction): identities, the customers their channels vouch for,
    each customer's latest conversation, the customers' turns, their contexts.
-2. Decide and write the replies, outside any transaction (concurrently: a model
-   may take seconds for each).
+2. Decide and write the replies, outside any transaction (a few at once: a model
+   may take seconds for each, and a provider limits how many it serves at once).
 3. Act (one transaction): the replies, the decisions, handoffs, the conversations'
    new state, the outbox rows, the events marked done.
 
@@ -50,6 +50,8 @@ from memory.identity import needs_touch, taken_as_is
 from memory.ports import UnitOfWork
 from memory.records import ContextRequest, ConversationRecord, CustomerRecord, EventRecord
 from policies.model import Decision, DecisionInput, Signals
+
+REPLIES_AT_ONCE = 4  # replies written side by side (model calls in flight)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +100,15 @@ async def handle_batch(events: Sequence[EventRecord], deps: PipelineDeps) -> Bat
         decision_input(r.context, r.signals, r.order, r.order_named, now) for _, r in recorded
     ]
     decisions = [deps.policy.decide(inp) for inp in inputs]
+    replying = asyncio.Semaphore(REPLIES_AT_ONCE)
+
+    async def reply(decision: Decision, inp: DecisionInput, r: Recorded) -> Act:
+        async with replying:
+            return await act_on(decision, inp, r.context, r.signals, deps, now)
+
     acts = await asyncio.gather(
         *(
-            act_on(decision, inp, r.context, r.signals, deps, now)
+            reply(decision, inp, r)
             for (_, r), decision, inp in zip(recorded, decisions, inputs, strict=True)
         )
     )
