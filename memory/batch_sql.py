@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memory.batch import Sender
 from memory.bounded import AnySelect, PerKey
-from memory.identity_links import current_customer
 from memory.models import (
     ChannelIdentity,
     Conversation,
@@ -39,8 +38,8 @@ from memory.records import ConversationRecord, CustomerRecord, IdentityRecord
 from memory.sql_repositories import (
     CONVERSATION_FIELDS,
     conversation_record,
-    customer_record,
     identity_record,
+    speaking_for,
 )
 
 CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
@@ -82,22 +81,14 @@ class SqlBatch:
         if not refs:
             return {}
         rows = await self._s.scalars(select(Customer).where(Customer.external_ref.in_(refs)))
-        return {str(r.external_ref): await self._current(r) for r in rows}
+        return {str(r.external_ref): await speaking_for(self._s, r) for r in rows}
 
     async def customers_by_email(self, emails: Collection[str]) -> dict[str, CustomerRecord]:
         if not emails:
             return {}
         given = {email.lower(): email for email in emails}
         rows = await self._s.scalars(select(Customer).where(Customer.email.in_(list(given))))
-        return {given[str(r.email)]: await self._current(r) for r in rows}
-
-    async def _current(self, row: Customer) -> CustomerRecord:
-        """A merged customer's login or email speaks for the customer it was merged into."""
-        if row.merged_into_id is not None:
-            merged = await self._s.get(Customer, await current_customer(self._s, row.id))
-            assert merged is not None, "a merge always points at a stored customer"
-            return customer_record(merged)
-        return customer_record(row)
+        return {given[str(r.email)]: await speaking_for(self._s, r) for r in rows}
 
     async def latest_conversations(
         self, customer_ids: Collection[int]

@@ -2,8 +2,8 @@
 
 Every query is bounded by an index range and a LIMIT, so a customer with
 100,000 past messages costs about as much as one with ten. ``build_many`` builds
-the contexts of a batch of customers with one statement per part (a UNION ALL of
-the bounded selects); ``build`` is a batch of one.
+the contexts of a batch of customers with one statement per part, each customer's
+part still a bounded select (memory.bounded); ``build`` is a batch of one.
 """
 
 from __future__ import annotations

@@ -96,6 +96,15 @@ def handoff_record(row: Handoff) -> HandoffRecord:
     )
 
 
+async def speaking_for(session: AsyncSession, row: Customer) -> CustomerRecord:
+    """A merged customer's login or email speaks for the customer it was merged into."""
+    if row.merged_into_id is not None:
+        merged = await session.get(Customer, await current_customer(session, row.id))
+        assert merged is not None, "a merge always points at a stored customer"
+        row = merged
+    return customer_record(row)
+
+
 class SqlCustomers:
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
@@ -113,10 +122,7 @@ class SqlCustomers:
         return await self._current(row)
 
     async def _current(self, row: Customer | None) -> CustomerRecord | None:
-        """A merged customer's login or email speaks for the customer it was merged into."""
-        if row is not None and row.merged_into_id is not None:
-            row = await self._s.get(Customer, await current_customer(self._s, row.id))
-        return customer_record(row) if row else None
+        return None if row is None else await speaking_for(self._s, row)
 
     async def create(
         self,
