@@ -419,17 +419,7 @@ class _Context(_Repo):
         self.orders = orders
 
     async def build_many(self, requests: Sequence[ContextRequest]) -> list[Context]:
-        return [
-            await self.build(
-                customer_id=r.customer_id,
-                conversation=r.conversation,
-                channel=r.channel,
-                verified=r.verified,
-                verified_via=r.verified_via,
-                now=r.now,
-            )
-            for r in requests
-        ]
+        return [await self.build(**r.keywords()) for r in requests]
 
     async def build(
         self,

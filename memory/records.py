@@ -93,3 +93,14 @@ class ContextRequest:
     verified: bool
     verified_via: str | None
     now: datetime
+
+    def keywords(self) -> dict[str, Any]:
+        """The same request as ``context.build``'s keyword arguments."""
+        return {
+            "customer_id": self.customer_id,
+            "conversation": self.conversation,
+            "channel": self.channel,
+            "verified": self.verified,
+            "verified_via": self.verified_via,
+            "now": self.now,
+        }

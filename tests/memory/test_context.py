@@ -233,17 +233,7 @@ async def test_a_batch_of_contexts_is_each_one_built_alone(
     ]
     async with SqlUnitOfWork(session_factory, SqlOrderSource(read_factory(session_factory))) as uow:
         together = await uow.context.build_many(requests)
-        alone = [
-            await uow.context.build(
-                customer_id=r.customer_id,
-                conversation=r.conversation,
-                channel=r.channel,
-                verified=r.verified,
-                verified_via=r.verified_via,
-                now=r.now,
-            )
-            for r in requests
-        ]
+        alone = [await uow.context.build(**r.keywords()) for r in requests]
     assert together == alone
     assert [c.customer.id for c in together] == [r.customer_id for r in requests]
     assert [t.text for t in together[3].recent_turns] == ["question 2"]
