@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Integer, Row, Select, func, select
+from sqlalchemy import ColumnElement, Integer, Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from memory.bounded import AnySelect, PerKey
@@ -151,11 +151,8 @@ class SqlOrderSource:
                 query, params = _latest_per_customer(limit)(keys, dialect)
                 for row in await session.execute(query, params):
                     latest[int(row.customer_id or 0)].append(order_view(row))
-            spent = func.coalesce(
-                func.sum(Order.total).filter(Order.status.not_in(NOT_SPENT_STATUSES)), 0
-            )
             counted = await session.execute(
-                select(Order.customer_id, func.count(Order.id), spent)
+                select(Order.customer_id, func.count(Order.id), _spent())
                 .where(Order.customer_id.in_(customer_ids))
                 .group_by(Order.customer_id)
             )
@@ -189,10 +186,14 @@ def _latest_orders(customer_id: int, limit: int) -> Select[Order]:
 
 
 async def _totals(session: AsyncSession, customer_id: int) -> tuple[int, Decimal]:
-    spent = func.coalesce(func.sum(Order.total).filter(Order.status.not_in(NOT_SPENT_STATUSES)), 0)
-    query = select(func.count(Order.id), spent).where(Order.customer_id == customer_id)
+    query = select(func.count(Order.id), _spent()).where(Order.customer_id == customer_id)
     count, value = (await session.execute(query)).one()
     return int(count), _money(value)
+
+
+def _spent() -> ColumnElement[Any]:
+    """Lifetime value: the totals of orders whose money stayed with the shop."""
+    return func.coalesce(func.sum(Order.total).filter(Order.status.not_in(NOT_SPENT_STATUSES)), 0)
 
 
 def _money(value: object) -> Decimal:
