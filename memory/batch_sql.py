@@ -26,28 +26,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from memory.batch import Sender
 from memory.bounded import AnySelect, PerKey
 from memory.models import (
+    CONVERSATIONS,
+    DECISIONS,
+    EVENTS,
+    IDENTITIES,
+    MESSAGES,
+    OUTBOX,
     ChannelIdentity,
     Conversation,
     Customer,
-    Decision,
-    InboundEvent,
-    Message,
-    OutboxItem,
 )
 from memory.records import ConversationRecord, CustomerRecord, IdentityRecord
 from memory.sql_repositories import (
     CONVERSATION_FIELDS,
     conversation_record,
+    decision_values,
     identity_record,
+    message_values,
+    outbox_values,
     speaking_for,
 )
-
-CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
-MESSAGES: Table = Message.__table__  # type: ignore[assignment]
-DECISIONS: Table = Decision.__table__  # type: ignore[assignment]
-OUTBOX: Table = OutboxItem.__table__  # type: ignore[assignment]
-EVENTS: Table = InboundEvent.__table__  # type: ignore[assignment]
-IDENTITIES: Table = ChannelIdentity.__table__  # type: ignore[assignment]
 
 
 def _latest_conversation(customer_id: Any) -> AnySelect:
@@ -97,8 +95,8 @@ class SqlBatch:
             return {}
         keys = [(cid,) for cid in customer_ids]
         query, params = LATEST_CONVERSATION(keys, self._s.get_bind().dialect.name)
-        rows = (await self._s.execute(query, params)).mappings()
-        return {row["customer_id"]: _conversation(row) for row in rows}
+        rows = (await self._s.execute(query, params)).all()
+        return {row.customer_id: conversation_record(row) for row in rows}
 
     async def conversations(self, ids: Collection[int]) -> dict[int, ConversationRecord]:
         if not ids:
@@ -137,30 +135,13 @@ class SqlBatch:
             )
 
     async def add_messages(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-        return await self._insert(MESSAGES, [_message_values(row) for row in rows])
+        return await self._insert(MESSAGES, [message_values(**row) for row in rows])
 
     async def add_decisions(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-        values = [
-            {**{k: v for k, v in row.items() if k != "now"}, "created_at": row["now"]}
-            for row in rows
-        ]
-        return await self._insert(DECISIONS, values)
+        return await self._insert(DECISIONS, [decision_values(**row) for row in rows])
 
     async def enqueue(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        values = [
-            {
-                "message_id": row["message_id"],
-                "conversation_id": row["conversation_id"],
-                "channel": row["channel"],
-                "external_user_id": row["external_user_id"],
-                "state": "pending",
-                "attempts": 0,
-                "next_attempt_at": row["now"],
-                "created_at": row["now"],
-            }
-            for row in rows
-        ]
-        await self._insert(OUTBOX, values)
+        await self._insert(OUTBOX, [outbox_values(**row) for row in rows])
 
     async def mark_done(self, event_ids: Collection[int], now: datetime) -> None:
         if event_ids:
@@ -184,34 +165,3 @@ class SqlBatch:
             insert(table).returning(table.c.id, sort_by_parameter_order=True), values
         )
         return list(result.scalars())
-
-
-def _conversation(row: Mapping[Any, Any]) -> ConversationRecord:
-    return ConversationRecord(
-        id=row["id"],
-        customer_id=row["customer_id"],
-        state=row["state"],
-        channel=row["channel"],
-        started_at=row["started_at"],
-        last_message_at=row["last_message_at"],
-        consecutive_clarify=row["consecutive_clarify"],
-        bot_failures=row["bot_failures"],
-        closed_at=row["closed_at"],
-    )
-
-
-def _message_values(row: Mapping[str, Any]) -> dict[str, Any]:
-    """``messages.add`` keywords → the row, with the same defaults."""
-    return {
-        "conversation_id": row["conversation_id"],
-        "customer_id": row["customer_id"],
-        "author": row["author"],
-        "channel": row["channel"],
-        "text": row["text"],
-        "attachments": list(row.get("attachments") or []),
-        "inbound_event_id": row.get("inbound_event_id"),
-        "order_ref": row.get("order_ref"),
-        "internal": bool(row.get("internal", False)),
-        "meta": dict(row.get("meta") or {}),
-        "created_at": row["now"],
-    }

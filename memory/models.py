@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -405,3 +406,13 @@ class IdentityEvent(Base):
     merge_id: Mapped[int | None] = mapped_column(Id, ForeignKey("customer_merges.id"))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = _ts()
+
+
+# The tables behind the models, for Core statements on the hot paths (batches, claims).
+CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
+MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+DECISIONS: Table = Decision.__table__  # type: ignore[assignment]
+OUTBOX: Table = OutboxItem.__table__  # type: ignore[assignment]
+EVENTS: Table = InboundEvent.__table__  # type: ignore[assignment]
+IDENTITIES: Table = ChannelIdentity.__table__  # type: ignore[assignment]
+ORDERS: Table = Order.__table__  # type: ignore[assignment]

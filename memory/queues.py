@@ -12,17 +12,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from memory.bounded import AnySelect
-from memory.models import ChannelIdentity, InboundEvent, Message, OutboxItem, UtcDateTime
+from memory.models import (
+    EVENTS,
+    MESSAGES,
+    OUTBOX,
+    ChannelIdentity,
+    InboundEvent,
+    OutboxItem,
+    UtcDateTime,
+)
 from memory.records import EventRecord, OutboxRecord
 
 MAX_EVENT_ATTEMPTS = 5
-EVENTS: Table = InboundEvent.__table__  # type: ignore[assignment]
-OUTBOX: Table = OutboxItem.__table__  # type: ignore[assignment]
-MESSAGES: Table = Message.__table__  # type: ignore[assignment]
 
 
 def _claimable_events() -> AnySelect:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memory.identity_links import (
@@ -67,7 +67,7 @@ def identity_record(row: ChannelIdentity) -> IdentityRecord:
     )
 
 
-def conversation_record(row: Conversation) -> ConversationRecord:
+def conversation_record(row: Conversation | Row[Any]) -> ConversationRecord:
     return ConversationRecord(
         id=row.id,
         customer_id=row.customer_id,
@@ -94,6 +94,78 @@ def handoff_record(row: Handoff) -> HandoffRecord:
         claimed_by=row.claimed_by,
         sla_due_at=row.sla_due_at,
     )
+
+
+def message_values(
+    *,
+    conversation_id: int,
+    customer_id: int,
+    author: str,
+    channel: str,
+    text: str,
+    now: datetime,
+    attachments: list[dict[str, Any]] | None = None,
+    inbound_event_id: int | None = None,
+    order_ref: str | None = None,
+    meta: dict[str, Any] | None = None,
+    internal: bool = False,
+) -> dict[str, Any]:
+    """``messages.add``'s keywords → the row's columns (one message or a batch of them)."""
+    return {
+        "conversation_id": conversation_id,
+        "customer_id": customer_id,
+        "author": author,
+        "channel": channel,
+        "text": text,
+        "attachments": list(attachments or []),
+        "inbound_event_id": inbound_event_id,
+        "order_ref": order_ref,
+        "internal": internal,
+        "meta": dict(meta or {}),
+        "created_at": now,
+    }
+
+
+def decision_values(
+    *,
+    conversation_id: int,
+    message_id: int,
+    action: str,
+    rule_id: str,
+    reasons: list[str],
+    inputs: dict[str, Any],
+    outcome: dict[str, Any],
+    policy_version: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """``decisions.add``'s keywords → the row's columns."""
+    return {
+        "conversation_id": conversation_id,
+        "message_id": message_id,
+        "action": action,
+        "rule_id": rule_id,
+        "reasons": reasons,
+        "inputs": inputs,
+        "outcome": outcome,
+        "policy_version": policy_version,
+        "created_at": now,
+    }
+
+
+def outbox_values(
+    *, message_id: int, conversation_id: int, channel: str, external_user_id: str, now: datetime
+) -> dict[str, Any]:
+    """``outbox.enqueue``'s keywords → a pending row, due now."""
+    return {
+        "message_id": message_id,
+        "conversation_id": conversation_id,
+        "channel": channel,
+        "external_user_id": external_user_id,
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 async def speaking_for(session: AsyncSession, row: Customer) -> CustomerRecord:
@@ -310,34 +382,8 @@ class SqlMessages:
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
 
-    async def add(
-        self,
-        *,
-        conversation_id: int,
-        customer_id: int,
-        author: str,
-        channel: str,
-        text: str,
-        now: datetime,
-        attachments: list[dict[str, Any]] | None = None,
-        inbound_event_id: int | None = None,
-        order_ref: str | None = None,
-        meta: dict[str, Any] | None = None,
-        internal: bool = False,
-    ) -> int:
-        row = Message(
-            conversation_id=conversation_id,
-            customer_id=customer_id,
-            author=author,
-            channel=channel,
-            text=text,
-            attachments=attachments or [],
-            inbound_event_id=inbound_event_id,
-            order_ref=order_ref,
-            internal=internal,
-            meta=meta or {},
-            created_at=now,
-        )
+    async def add(self, **fields: Any) -> int:
+        row = Message(**message_values(**fields))
         self._s.add(row)
         await self._s.flush()
         return row.id
@@ -366,30 +412,8 @@ class SqlDecisions:
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
 
-    async def add(
-        self,
-        *,
-        conversation_id: int,
-        message_id: int,
-        action: str,
-        rule_id: str,
-        reasons: list[str],
-        inputs: dict[str, Any],
-        outcome: dict[str, Any],
-        policy_version: str,
-        now: datetime,
-    ) -> int:
-        row = Decision(
-            conversation_id=conversation_id,
-            message_id=message_id,
-            action=action,
-            rule_id=rule_id,
-            reasons=reasons,
-            inputs=inputs,
-            outcome=outcome,
-            policy_version=policy_version,
-            created_at=now,
-        )
+    async def add(self, **fields: Any) -> int:
+        row = Decision(**decision_values(**fields))
         self._s.add(row)
         await self._s.flush()
         return row.id
@@ -463,25 +487,8 @@ class SqlOutbox:
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
 
-    async def enqueue(
-        self,
-        *,
-        message_id: int,
-        conversation_id: int,
-        channel: str,
-        external_user_id: str,
-        now: datetime,
-    ) -> int:
-        row = OutboxItem(
-            message_id=message_id,
-            conversation_id=conversation_id,
-            channel=channel,
-            external_user_id=external_user_id,
-            state="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+    async def enqueue(self, **fields: Any) -> int:
+        row = OutboxItem(**outbox_values(**fields))
         self._s.add(row)
         await self._s.flush()
         return row.id
