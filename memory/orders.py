@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Integer, Row, Select, func, select
+from sqlalchemy import ColumnElement, Integer, Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from memory.bounded import AnySelect, PerKey
-from memory.models import Order
+from memory.models import ORDERS, Order
 from memory.views import OrderItem, OrderView
 
 ORDER_STATUSES = (
@@ -71,9 +71,6 @@ def items_from_json(raw: Sequence[Any]) -> tuple[OrderItem, ...]:
     )
 
 
-ORDER_COLUMNS = tuple(Order.__table__.c)
-
-
 def order_view(row: Order | Row[Any]) -> OrderView:
     """The read model of one stored order."""
     return OrderView(
@@ -121,11 +118,8 @@ class SqlOrderSource:
         self._session_factory = session_factory
 
     async def orders_of(self, customer_id: int, limit: int = 10) -> list[OrderView]:
-        if limit <= 0:
-            return []
         async with self._session_factory() as session:
-            rows = (await session.scalars(_latest_orders(customer_id, limit))).all()
-        return [order_view(row) for row in rows]
+            return (await _latest(session, [customer_id], limit))[customer_id]
 
     async def order(self, order_id: str) -> OrderView | None:
         key = normalize_order_id(order_id)
@@ -137,58 +131,58 @@ class SqlOrderSource:
 
     async def totals(self, customer_id: int) -> tuple[int, Decimal]:
         async with self._session_factory() as session:
-            return await _totals(session, customer_id)
+            return (await _totals(session, [customer_id]))[customer_id]
 
     async def overviews(self, customer_ids: Sequence[int], limit: int = 10) -> dict[int, Overview]:
         if not customer_ids:
             return {}
-        latest: dict[int, list[OrderView]] = {cid: [] for cid in customer_ids}
-        totals: dict[int, tuple[int, Decimal]] = {}
         async with self._session_factory() as session:
-            if limit > 0:
-                dialect = session.get_bind().dialect.name
-                keys = [(cid,) for cid in customer_ids]
-                query, params = _latest_per_customer(limit)(keys, dialect)
-                for row in await session.execute(query, params):
-                    latest[int(row.customer_id or 0)].append(order_view(row))
-            counted = await session.execute(
-                select(Order.customer_id, func.count(Order.id), _spent())
-                .where(Order.customer_id.in_(customer_ids))
-                .group_by(Order.customer_id)
-            )
-            for cid, count, value in counted.all():
-                totals[int(cid or 0)] = (int(count), _money(value))
-        for views in latest.values():
-            views.sort(key=_newest_first, reverse=True)
-        return {cid: (latest[cid], *totals.get(cid, (0, Decimal("0.00")))) for cid in customer_ids}
+            latest = await _latest(session, customer_ids, limit)
+            totals = await _totals(session, customer_ids)
+        return {cid: (latest[cid], *totals[cid]) for cid in customer_ids}
+
+
+async def _latest(
+    session: AsyncSession, customer_ids: Sequence[int], limit: int
+) -> dict[int, list[OrderView]]:
+    """Each customer's newest ``limit`` orders, newest first (one statement)."""
+    latest: dict[int, list[OrderView]] = {cid: [] for cid in customer_ids}
+    if limit > 0:
+        keys = [(cid,) for cid in customer_ids]
+        query, params = _latest_per_customer(limit)(keys, session.get_bind().dialect.name)
+        for row in await session.execute(query, params):
+            latest[int(row.customer_id or 0)].append(order_view(row))
+    for views in latest.values():
+        views.sort(key=_newest_first, reverse=True)
+    return latest
+
+
+async def _totals(
+    session: AsyncSession, customer_ids: Sequence[int]
+) -> dict[int, tuple[int, Decimal]]:
+    """Each customer's (number of orders, lifetime value) (one statement)."""
+    counted = await session.execute(
+        select(Order.customer_id, func.count(Order.id), _spent())
+        .where(Order.customer_id.in_(customer_ids))
+        .group_by(Order.customer_id)
+    )
+    totals = {cid: (0, Decimal("0.00")) for cid in customer_ids}
+    for cid, count, value in counted.all():
+        totals[int(cid or 0)] = (int(count), _money(value))
+    return totals
 
 
 @functools.cache
 def _latest_per_customer(limit: int) -> PerKey:
     def latest(customer_id: Any) -> AnySelect:
         return (
-            select(*ORDER_COLUMNS)
+            select(ORDERS)
             .where(Order.customer_id == customer_id)
             .order_by(Order.created_at.desc(), Order.id.desc())
             .limit(limit)
         )
 
     return PerKey(latest, [Integer()])
-
-
-def _latest_orders(customer_id: int, limit: int) -> Select[Order]:
-    return (
-        select(Order)
-        .where(Order.customer_id == customer_id)
-        .order_by(Order.created_at.desc(), Order.id.desc())
-        .limit(max(limit, 0))
-    )
-
-
-async def _totals(session: AsyncSession, customer_id: int) -> tuple[int, Decimal]:
-    query = select(func.count(Order.id), _spent()).where(Order.customer_id == customer_id)
-    count, value = (await session.execute(query)).one()
-    return int(count), _money(value)
 
 
 def _spent() -> ColumnElement[Any]:
@@ -201,7 +195,7 @@ def _money(value: object) -> Decimal:
 
 
 def _newest_first(order: OrderView) -> tuple[datetime, str]:
-    """With ``reverse=True``: the order of ``_latest_orders``."""
+    """With ``reverse=True``: newest first, as each customer's select orders them."""
     return (order.created_at, order.id)
 
 
