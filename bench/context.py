@@ -45,6 +45,7 @@ from bench.common import (
     times,
     workdir,
 )
+from memory.contact_marks import remark
 from memory.context import SqlContextReader
 from memory.db import create_engine, make_read_session_factory, make_session_factory
 from memory.models import Conversation, Customer, Handoff, Message, Order
@@ -222,6 +223,9 @@ async def seed(engine: AsyncEngine, now: datetime) -> list[Subject]:
     subjects = [
         await seed_customer(engine, rng, messages=size, label=f"h{size}", now=now) for size in SIZES
     ]
+    async with make_session_factory(engine)() as session, session.begin():
+        # Bulk inserts bypass the store, which marks each message as it is written.
+        await remark(session, list(await session.scalars(select(Customer.id))))
     if engine.dialect.name == "postgresql":
         async with engine.begin() as conn:  # fresh statistics, as autovacuum would keep them
             await conn.exec_driver_sql("ANALYZE")

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from memory.batch import Sender
 from memory.bounded import AnySelect, PerKey
+from memory.contact_marks import mark_new
 from memory.models import (
     CONVERSATIONS,
     DECISIONS,
@@ -32,8 +33,6 @@ from memory.models import (
     IDENTITIES,
     MESSAGES,
     OUTBOX,
-    ChannelIdentity,
-    Conversation,
     Customer,
 )
 from memory.records import ConversationRecord, CustomerRecord, IdentityRecord
@@ -68,10 +67,9 @@ class SqlBatch:
     async def identities(self, senders: Collection[Sender]) -> dict[Sender, IdentityRecord]:
         if not senders:
             return {}
-        rows = await self._s.scalars(
-            select(ChannelIdentity).where(
-                tuple_(ChannelIdentity.channel, ChannelIdentity.external_user_id).in_(list(senders))
-            )
+        i = IDENTITIES.c
+        rows = await self._s.execute(
+            select(IDENTITIES).where(tuple_(i.channel, i.external_user_id).in_(list(senders)))
         )
         return {(r.channel, r.external_user_id): identity_record(r) for r in rows}
 
@@ -101,11 +99,7 @@ class SqlBatch:
     async def conversations(self, ids: Collection[int]) -> dict[int, ConversationRecord]:
         if not ids:
             return {}
-        rows = await self._s.scalars(
-            select(Conversation)
-            .where(Conversation.id.in_(ids))
-            .execution_options(populate_existing=True)
-        )
+        rows = await self._s.execute(select(CONVERSATIONS).where(CONVERSATIONS.c.id.in_(ids)))
         return {r.id: conversation_record(r) for r in rows}
 
     async def touch_identities(self, identity_ids: Collection[int], now: datetime) -> None:
@@ -135,7 +129,12 @@ class SqlBatch:
             )
 
     async def add_messages(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-        return await self._insert(MESSAGES, [message_values(**row) for row in rows])
+        values = [message_values(**row) for row in rows]
+        ids = await self._insert(MESSAGES, values)
+        await mark_new(
+            self._s, [i for i, v in zip(ids, values, strict=True) if v["author"] == "customer"]
+        )
+        return ids
 
     async def add_decisions(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
         return await self._insert(DECISIONS, [decision_values(**row) for row in rows])

@@ -17,21 +17,18 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
-    Float,
     Integer,
     Row,
     Subquery,
     exists,
     func,
-    or_,
     select,
-    type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memory.bounded import AnySelect, PerKey
-from memory.models import Conversation, Customer, Handoff, Message, UtcDateTime
+from memory.contact_marks import STARTS
+from memory.models import CUSTOMERS, Conversation, Handoff, Message, UtcDateTime
 from memory.orders import OrderSource
 from memory.records import ContextRequest, ConversationRecord
 from memory.views import Contact, Context, CustomerView, OrderView, PastConversation, TurnView
@@ -45,8 +42,8 @@ class ContextLimits:
     past_conversations: int = 5
     orders: int = 10
     contact_window: timedelta = timedelta(days=30)
-    contact_messages: int = 100  # a customer's own messages of the window, newest first
-    visit_gap: timedelta = timedelta(hours=2)
+    # A customer's marked messages of the window, newest first (memory.contact_marks).
+    contact_messages: int = 100
     # Counted up to this many: a policy compares against far fewer (docs/policies.md).
     escalations_cap: int = 100
 
@@ -55,7 +52,7 @@ def contacts_of(messages: Sequence[tuple[datetime, str | None, bool, bool]]) -> 
     """Customer messages (oldest first) → contacts (visits), newest first.
 
     Each item is ``(at, order_ref, escalated, starts)``: ``starts`` marks the first
-    message after ``visit_gap`` of silence (found by the database). A contact is
+    message after ``VISIT_GAP`` of silence (memory.contact_marks). A contact is
     about the last order named in it and escalated if any of its conversations
     was, so only the messages that start one, name an order, or change conversation
     need be given.
@@ -109,7 +106,9 @@ class SqlContextReader:
         customer_ids = [r.customer_id for r in requests]
         customers = {
             row.id: row
-            for row in await self._s.scalars(select(Customer).where(Customer.id.in_(customer_ids)))
+            for row in await self._s.execute(
+                select(CUSTOMERS).where(CUSTOMERS.c.id.in_(customer_ids))
+            )
         }
         missing = set(customer_ids) - set(customers)
         if missing:
@@ -175,7 +174,7 @@ class SqlContextReader:
     ) -> Sequence[Row[*tuple[Any, ...]]]:
         """The rows of one part of the contexts (a :class:`_Statements` field)."""
         dialect = self._s.get_bind().dialect.name
-        per_key: PerKey = getattr(_statements(self._limits, dialect), part)
+        per_key: PerKey = getattr(_statements(self._limits), part)
         query, params = per_key(keys, dialect)
         return (await self._s.execute(query, params)).all()
 
@@ -189,7 +188,7 @@ class _Statements:
 
 
 @functools.cache
-def _statements(lim: ContextLimits, dialect: str) -> _Statements:
+def _statements(lim: ContextLimits) -> _Statements:
     """The context's statements for these limits, built once."""
     m, c = Message, Conversation
 
@@ -220,9 +219,12 @@ def _statements(lim: ContextLimits, dialect: str) -> _Statements:
         )
 
     def contacts(customer_id: Any, since: Any) -> AnySelect:
+        # ``contact_mark IS NOT NULL`` as the partial index has it, so the index is used.
         return (
-            select(m.customer_id, m.id, m.created_at, m.order_ref, m.conversation_id)
-            .where(m.customer_id == customer_id, m.created_at >= since, m.author == "customer")
+            select(
+                m.customer_id, m.id, m.created_at, m.order_ref, m.conversation_id, m.contact_mark
+            )
+            .where(m.customer_id == customer_id, m.contact_mark.is_not(None), m.created_at >= since)
             .order_by(m.created_at.desc())
             .limit(lim.contact_messages)
         )
@@ -239,30 +241,10 @@ def _statements(lim: ContextLimits, dialect: str) -> _Statements:
         customer = handoffs.c.customer_id
         return select(customer, func.count()).group_by(customer)
 
-    def visits(recent: Subquery) -> AnySelect:
-        """Of the bounded rows, what :func:`contacts_of` needs: the messages that start a
-        visit (after ``visit_gap`` of silence), name an order, or are the first of their
-        conversation in a run (so an escalated conversation is seen in every visit it
-        spans; whether it was is looked up for those rows only)."""
-        r = recent.c
-        order = (r.created_at, r.id)
-        marked = select(
-            r.customer_id,
-            r.id,
-            r.created_at,
-            r.order_ref,
-            r.conversation_id,
-            func.lag(r.created_at)
-            .over(partition_by=r.customer_id, order_by=order)
-            .label("prev_at"),
-            func.lag(r.conversation_id)
-            .over(partition_by=r.customer_id, order_by=order)
-            .label("prev_conversation"),
-        ).subquery()
+    def visits(marked: Subquery) -> AnySelect:
+        """The marked rows, with whether their conversation went to a person (looked up
+        for these few rows only)."""
         k = marked.c
-        silence = seconds_between(k.created_at, k.prev_at, dialect)
-        # A millisecond of slack: SQLite's julianday() arithmetic is floating point.
-        starts = or_(k.prev_at.is_(None), silence >= lim.visit_gap.total_seconds() - 0.001)
         escalated = exists().where(Handoff.conversation_id == k.conversation_id)
         return select(
             k.customer_id,
@@ -270,14 +252,7 @@ def _statements(lim: ContextLimits, dialect: str) -> _Statements:
             k.created_at,
             k.order_ref,
             escalated.label("escalated"),
-            starts.label("starts"),
-        ).where(
-            or_(
-                starts,
-                k.order_ref.is_not(None),
-                k.prev_conversation.is_(None),
-                k.prev_conversation != k.conversation_id,
-            )
+            (k.contact_mark == STARTS).label("starts"),
         )
 
     ids, id_pairs = [Integer()], [Integer(), Integer()]
@@ -297,16 +272,9 @@ def _by_start(conversation: PastConversation) -> datetime:
     return conversation.started_at
 
 
-def seconds_between(later: Any, earlier: Any, dialect: str) -> ColumnElement[float]:
-    """``later - earlier`` in seconds, in SQL (SQLite keeps times as text)."""
-    if dialect == "sqlite":
-        return (func.julianday(later) - func.julianday(earlier)) * SECONDS_PER_DAY
-    return type_coerce(func.extract("epoch", later - earlier), Float())
-
-
 def _context(
     request: ContextRequest,
-    customer: Customer,
+    customer: Row[Any],
     turns: tuple[TurnView, ...],
     past: tuple[PastConversation, ...],
     contacts: tuple[Contact, ...],

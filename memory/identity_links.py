@@ -17,6 +17,7 @@ from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from memory.contact_marks import remark
 from memory.models import (
     ChannelIdentity,
     Conversation,
@@ -195,6 +196,7 @@ async def merge_customers(
     assert other is not None
     other.merged_into_id = keep_id
     await session.flush()
+    await remark(session, [keep_id])  # two histories now interleave
     await record_identity_event(
         session,
         action="merge",
@@ -270,6 +272,7 @@ async def unmerge_customers(
     merge.undone_at = now
     merge.undone_by = actor
     await session.flush()
+    await remark(session, [merge.kept_id, merge.merged_id])
     await record_identity_event(
         session,
         action="unmerge",

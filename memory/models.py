@@ -21,11 +21,13 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -152,7 +154,8 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
-        # Covers the context's read of a customer's own recent messages (contacts).
+        # A customer's own messages in time order: the one before a new message, for its
+        # contact mark (memory.contact_marks).
         Index(
             "ix_messages_customer_author_created",
             "customer_id",
@@ -160,6 +163,17 @@ class Message(Base):
             "created_at",
             "conversation_id",
             "order_ref",
+        ),
+        # Only the marked messages: the context's read of a customer's recent contacts.
+        Index(
+            "ix_messages_contact_marks",
+            "customer_id",
+            "created_at",
+            "contact_mark",
+            "conversation_id",
+            "order_ref",
+            sqlite_where=text("contact_mark IS NOT NULL"),
+            postgresql_where=text("contact_mark IS NOT NULL"),
         ),
     )
 
@@ -177,6 +191,8 @@ class Message(Base):
     internal: Mapped[bool] = mapped_column(Boolean, default=False)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = _ts()
+    # A customer message's part in their contacts (memory.contact_marks); NULL otherwise.
+    contact_mark: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 class Decision(Base):
@@ -409,6 +425,7 @@ class IdentityEvent(Base):
 
 
 # The tables behind the models, for Core statements on the hot paths (batches, claims).
+CUSTOMERS: Table = Customer.__table__  # type: ignore[assignment]
 CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
 MESSAGES: Table = Message.__table__  # type: ignore[assignment]
 DECISIONS: Table = Decision.__table__  # type: ignore[assignment]

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from memory.contact_marks import mark_new
 from memory.identity_links import (
     CUSTOMER_ACTOR,
     current_customer,
@@ -53,7 +54,7 @@ def customer_record(row: Customer) -> CustomerRecord:
     )
 
 
-def identity_record(row: ChannelIdentity) -> IdentityRecord:
+def identity_record(row: ChannelIdentity | Row[Any]) -> IdentityRecord:
     return IdentityRecord(
         id=row.id,
         channel=row.channel,
@@ -386,6 +387,8 @@ class SqlMessages:
         row = Message(**message_values(**fields))
         self._s.add(row)
         await self._s.flush()
+        if row.author == "customer":
+            await mark_new(self._s, [row.id])
         return row.id
 
     async def for_event(self, inbound_event_id: int) -> tuple[int, int] | None:
