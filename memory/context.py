@@ -33,8 +33,6 @@ from memory.orders import OrderSource
 from memory.records import ContextRequest, ConversationRecord
 from memory.views import Contact, Context, CustomerView, OrderView, PastConversation, TurnView
 
-SECONDS_PER_DAY = 86_400.0
-
 
 @dataclass(frozen=True, slots=True)
 class ContextLimits:
