@@ -43,6 +43,13 @@ from memory.unit_of_work import SqlUnitOfWorkFactory
 log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 50
+# On SQLite a worker inside the web process pauses this long after each batch. Its
+# statements run on the event loop's thread (memory.sqlite_driver), so a batch never
+# yields: without the pause the web side only took in a message or two between batches,
+# the worker took 3 at a time and answered half as many. With it, the next batch holds
+# what arrived (docs/benchmarks.md). On PostgreSQL each statement awaits the server and the
+# web side runs meanwhile; there the pause only cost throughput.
+WORKER_LINGER_IN_WEB_S = 0.02
 
 
 class Service(Protocol):
@@ -243,6 +250,7 @@ def build_runtime(
             summarize=llm_summarizer(settings),
             concurrency=1 if settings.is_sqlite else 4,
             poll_interval=worker_poll_interval,
+            linger=WORKER_LINGER_IN_WEB_S if settings.is_sqlite and not other_process else 0.0,
             on_processed=on_processed,
             clock=clock,
         )

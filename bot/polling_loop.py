@@ -16,14 +16,25 @@ class PollingLoop:
     With nothing to do it waits for ``wake()`` (in-process news of new work) or
     ``poll_interval`` (work from other processes, retries that came due). A
     failing cycle is logged and tried again; it never ends the loop.
+
+    ``linger``: after a cycle that found work, wait this long before the next. A loop
+    that shares its process with a web server gives it the time to take in and
+    answer what arrived meanwhile, so the next cycle finds that work together
+    instead of a sliver of it (docs/benchmarks.md).
     """
 
     def __init__(
-        self, name: str, cycle: Callable[[], Awaitable[int]], *, poll_interval: float
+        self,
+        name: str,
+        cycle: Callable[[], Awaitable[int]],
+        *,
+        poll_interval: float,
+        linger: float = 0.0,
     ) -> None:
         self._name = name
         self._cycle = cycle
         self._poll = poll_interval
+        self._linger = linger
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -54,6 +65,8 @@ class PollingLoop:
                 log.exception("%s cycle failed; retrying", self._name)
                 handled = 0
             if handled:
+                if self._linger:
+                    await asyncio.sleep(self._linger)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll)

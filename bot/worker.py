@@ -34,6 +34,7 @@ class Worker:
         concurrency: int = 1,
         batch_size: int = 64,
         poll_interval: float = 1.0,
+        linger: float = 0.0,
         on_processed: Callable[[Outcome], Awaitable[None]] | None = None,
         summarize: Summarize | None = None,
         clock: Callable[[], datetime],
@@ -45,7 +46,9 @@ class Worker:
         self._on_processed = on_processed
         self._summarize = summarize
         self._clock = clock
-        self._loop = PollingLoop("worker", self.run_once, poll_interval=poll_interval)
+        self._loop = PollingLoop(
+            "worker", self.run_once, poll_interval=poll_interval, linger=linger
+        )
 
     def wake(self, _count: int = 0) -> None:
         self._loop.wake()

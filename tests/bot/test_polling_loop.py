@@ -83,3 +83,42 @@ async def test_a_failing_cycle_is_retried_not_fatal() -> None:
     finally:
         await loop.stop()
     assert calls >= 2
+
+
+async def test_after_work_a_lingering_loop_lets_the_process_gather_the_next_round() -> None:
+    """What other tasks of the process store while the loop lingers is taken in one cycle;
+    without lingering the next cycle runs before they get the chance."""
+
+    async def rounds(linger: float) -> list[int]:
+        pending = [1]
+        taken: list[int] = []
+        done = asyncio.Event()
+        loop: PollingLoop
+
+        async def arrive() -> None:  # a web side taking in three messages, 20 ms apart
+            for _ in range(3):
+                await asyncio.sleep(0.02)
+                pending.append(1)
+                loop.wake()
+
+        async def cycle() -> int:
+            count = len(pending)
+            pending.clear()
+            taken.append(count)
+            if len(taken) == 1:
+                asyncio.get_running_loop().create_task(arrive())
+            if sum(taken) == 4:
+                done.set()
+            return count
+
+        loop = PollingLoop("test", cycle, poll_interval=POLL_S, linger=linger)
+        await loop.start()
+        try:
+            async with asyncio.timeout(10):
+                await done.wait()
+        finally:
+            await loop.stop()
+        return [n for n in taken if n]
+
+    assert await rounds(linger=0.2) == [1, 3]
+    assert len(await rounds(linger=0.0)) > 2
