@@ -4,7 +4,9 @@
 ``handle_event`` does for one, with set-based reads and writes (``uow.batch``):
 
 1. Record (one transaction): identities, the customers their channels vouch for,
-   each customer's latest conversation, the customers' turns, their contexts.
+   each customer's latest conversation, the customers' turns. Then their contexts,
+   read after it commits (``deps.reads``: on SQLite a reader does not hold the write
+   lock, so the web process stores new messages meanwhile).
 2. Decide and write the replies, outside any transaction (a few at once: a model
    may take seconds for each, and a provider limits how many it serves at once).
 3. Act (one transaction): the replies, the decisions, handoffs, the conversations'
@@ -184,6 +186,8 @@ async def _record(
                 for p in planned
             ]
         )
+        await uow.commit()
+    async with (deps.reads or deps.uow)() as uow:
         contexts = await uow.context.build_many(
             [
                 ContextRequest(
@@ -214,7 +218,6 @@ async def _record(
                     ),
                 )
             )
-        await uow.commit()
     return recorded
 
 

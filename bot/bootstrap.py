@@ -226,6 +226,7 @@ def build_runtime(
         chosen_responder, understander = llm
     deps = PipelineDeps(
         uow=SqlUnitOfWorkFactory(factory, orders),
+        reads=SqlUnitOfWorkFactory(reads, orders),
         understander=understander,
         policy=policy,
         responder=chosen_responder,

@@ -44,6 +44,8 @@ class PipelineDeps:
     # Staff Slack is on: a new handoff queues its card, a customer turn in a handoff
     # is mirrored into its thread (memory.staff_posts; sent by the web process).
     staff_slack: bool = False
+    # Units of work that only read (on SQLite they do not take the write lock); None: ``uow``.
+    reads: Callable[[], UnitOfWork] | None = None
 
 
 @dataclass(frozen=True, slots=True)

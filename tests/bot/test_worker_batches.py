@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 import bot.worker
 from bot.batch_pipeline import BatchResult
 from memory.batch_sql import SqlBatch
+from memory.context import SqlContextReader
 from memory.models import InboundEvent, Message, OutboxItem
 from policies.model import Signals
 from tests.bot.harness import Harness
@@ -138,3 +140,28 @@ async def test_a_message_that_cannot_be_processed_holds_back_only_its_sender(
         (QUESTIONS[2], "pending"),
     ]
     assert "cannot read this" in (held[1].error or "")
+
+
+async def test_the_web_stores_messages_while_the_worker_reads_a_batchs_contexts(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The contexts are read after the batch's turns commit: on SQLite the write lock is
+    free meanwhile, so a message that arrives then is stored at once, not queued behind
+    the batch (it used to wait for the whole read)."""
+    await ask_everyone(h, rounds=1)
+    await h.process()
+    stored_meanwhile: list[bool] = []
+    real = SqlContextReader.build_many
+
+    async def arriving_meanwhile(reader: SqlContextReader, requests: Any) -> Any:
+        if not stored_meanwhile:
+            async with asyncio.timeout(5):
+                stored_meanwhile.append(await h.runtime.ingest(h.message("late", "Hello?")))
+        return await real(reader, requests)
+
+    monkeypatch.setattr(SqlContextReader, "build_many", arriving_meanwhile)
+    await ask_everyone(h, rounds=1)
+    await h.process()
+    assert stored_meanwhile == [True]
+    story = await turns_by_sender(h)
+    assert story["late"] == [("customer", "Hello?"), ("bot", story["late"][1][1])]
