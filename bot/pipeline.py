@@ -80,7 +80,8 @@ async def handle_event(
 ) -> Outcome:
     """Process one stored event in two short transactions around the slow part.
 
-    1. Record: identity, thread, the customer's turn, the context (commit).
+    1. Record: identity, thread, the customer's turn (commit); then the context, read
+       outside the write transaction (``deps.reads``).
     2. Decide and write the reply — outside any transaction, since a model may
        take seconds and SQLite has one writer.
     3. Act: the reply, the decision with its inputs, any handoff, the outbox row,
@@ -189,7 +190,10 @@ async def record(
                 action=None,
                 rule_id=None,
             )
-        context = await uow.context.build(
+        await uow.commit()
+    # Read after the commit: on SQLite a reader does not hold the write lock.
+    async with (deps.reads or deps.uow)() as reader:
+        context = await reader.context.build(
             customer_id=identity.customer_id,
             conversation=conversation,
             channel=event.channel,
@@ -198,10 +202,9 @@ async def record(
             now=now,
         )
         if just_proven:
-            asked = await uow.decisions.last_of(conversation.id, Action.VERIFY_IDENTITY.value)
+            asked = await reader.decisions.last_of(conversation.id, Action.VERIFY_IDENTITY.value)
             signals = _resume_question(signals, asked)
         order, order_named = await order_in_question(context, signals, deps.orders)
-        await uow.commit()
     return Recorded(
         identity.customer_id,
         conversation,
