@@ -103,6 +103,8 @@ def _mark_new(dialect: str) -> Update:
 
 @functools.cache
 def _remark(dialect: str) -> Update:
+    """One ``UPDATE`` for all the customers' messages, each against the one before it in
+    its customer's history (a window over it: a merge or an unmerge is rare)."""
     m = MESSAGES.c
     order = (m.created_at, m.id)
     ordered = select(
