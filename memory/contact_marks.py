@@ -68,36 +68,48 @@ async def remark(session: AsyncSession, customer_ids: Collection[int]) -> None:
         await session.execute(_remark(dialect), {"customers": list(customer_ids)})
 
 
+def _mark(
+    at: Any, conversation: Any, order_ref: Any, prev_at: Any, prev_conversation: Any, dialect: str
+) -> ColumnElement[Any]:
+    """A message's mark from its customer's message before it (``prev_at`` NULL: none)."""
+    return case(
+        (or_(prev_at.is_(None), seconds_between(at, prev_at, dialect) >= _GAP_S), STARTS),
+        (or_(prev_conversation != conversation, order_ref.is_not(None)), NOTES),
+    )
+
+
 @functools.cache
 def _mark_new(dialect: str) -> Update:
     """One ``UPDATE``: each message against the customer's message before it (an index
-    seek), ``STARTS`` when there is none."""
+    seek for each of its two columns)."""
     m, prev = MESSAGES.c, MESSAGES.alias("prev").c
-    mark = (
-        select(
-            case(
-                (seconds_between(m.created_at, prev.created_at, dialect) >= _GAP_S, STARTS),
-                (
-                    or_(prev.conversation_id != m.conversation_id, m.order_ref.is_not(None)),
-                    NOTES,
-                ),
-                else_=0,
+
+    def before(column: Any) -> Any:
+        return (
+            select(column)
+            .where(
+                prev.customer_id == m.customer_id,
+                prev.author == "customer",
+                prev.created_at <= m.created_at,
+                or_(prev.created_at < m.created_at, prev.id < m.id),
             )
+            .order_by(prev.created_at.desc(), prev.id.desc())
+            .limit(1)
+            .scalar_subquery()
         )
-        .where(
-            prev.customer_id == m.customer_id,
-            prev.author == "customer",
-            prev.created_at <= m.created_at,
-            or_(prev.created_at < m.created_at, prev.id < m.id),
-        )
-        .order_by(prev.created_at.desc(), prev.id.desc())
-        .limit(1)
-        .scalar_subquery()
+
+    mark = _mark(
+        m.created_at,
+        m.conversation_id,
+        m.order_ref,
+        before(prev.created_at),
+        before(prev.conversation_id),
+        dialect,
     )
     return (
         update(MESSAGES)
         .where(m.id.in_(bindparam("ids", expanding=True)), m.author == "customer")
-        .values(contact_mark=func.nullif(func.coalesce(mark, STARTS), 0))
+        .values(contact_mark=mark)
     )
 
 
@@ -118,17 +130,8 @@ def _remark(dialect: str) -> Update:
         .label("prev_conversation"),
     ).where(m.customer_id.in_(bindparam("customers", expanding=True)), m.author == "customer")
     k = ordered.subquery().c
-    marks = select(
-        k.id,
-        case(
-            (
-                or_(
-                    k.prev_at.is_(None),
-                    seconds_between(k.created_at, k.prev_at, dialect) >= _GAP_S,
-                ),
-                STARTS,
-            ),
-            (or_(k.prev_conversation != k.conversation_id, k.order_ref.is_not(None)), NOTES),
-        ).label("mark"),
-    ).subquery()
+    mark = _mark(
+        k.created_at, k.conversation_id, k.order_ref, k.prev_at, k.prev_conversation, dialect
+    )
+    marks = select(k.id, mark.label("mark")).subquery()
     return update(MESSAGES).where(m.id == marks.c.id).values(contact_mark=marks.c.mark)
