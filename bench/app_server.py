@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import build_app
 from bot.bootstrap import add_webchat, build_runtime
+from bot.heap import freeze_startup_heap
 from bot.settings import Settings
 from memory.queues import pending_event_count
 
@@ -34,6 +35,7 @@ async def serve() -> None:
     app = build_app(runtime)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
+    freeze_startup_heap()  # as `threadline serve` does once started
     site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
     await site.start()
     stop = asyncio.Event()

@@ -125,8 +125,15 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     except ValueError as exc:  # a malformed token or secret, said plainly
         raise click.ClickException(str(exc)) from exc
     app = build_app(runtime)
+    app.on_startup.append(_freeze_heap)  # after the runtime's own start
     click.echo(f"Threadline on http://{host}:{port}  (Ctrl+C to stop)")
     web.run_app(app, host=host, port=port, print=None, access_log=None)
+
+
+async def _freeze_heap(_app: web.Application) -> None:
+    from bot.heap import freeze_startup_heap
+
+    freeze_startup_heap()
 
 
 @main.command()
@@ -139,9 +146,11 @@ def worker() -> None:
 
 async def _work(settings: Settings) -> None:
     from bot.bootstrap import build_runtime
+    from bot.heap import freeze_startup_heap
 
     runtime = build_runtime(settings, embedded_worker=True, other_process=True)
     await runtime.start()
+    freeze_startup_heap()
     click.echo("worker running (Ctrl+C to stop)")
     try:
         await asyncio.Event().wait()
