@@ -7,14 +7,17 @@ batch than alone.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Insert,
     Integer,
     Table,
+    Update,
     bindparam,
     insert,
     select,
@@ -34,6 +37,7 @@ from memory.models import (
     MESSAGES,
     OUTBOX,
     Customer,
+    UtcDateTime,
 )
 from memory.records import ConversationRecord, CustomerRecord, IdentityRecord
 from memory.sql_repositories import (
@@ -59,6 +63,50 @@ def _latest_conversation(customer_id: Any) -> AnySelect:
 
 LATEST_CONVERSATION = PerKey(_latest_conversation, [Integer()])
 
+# Built once: the worker runs these for every batch, and building a statement costs
+# about as much as running it (the values travel as expanding parameters).
+_IDENTITIES_OF = select(IDENTITIES).where(
+    tuple_(IDENTITIES.c.channel, IDENTITIES.c.external_user_id).in_(
+        bindparam("senders", expanding=True)
+    )
+)
+_CONVERSATIONS_BY_ID = select(CONVERSATIONS).where(
+    CONVERSATIONS.c.id.in_(bindparam("ids", expanding=True))
+)
+_TOUCH_IDENTITIES = (
+    update(IDENTITIES)
+    .where(IDENTITIES.c.id.in_(bindparam("ids", expanding=True)))
+    .values(last_seen_at=bindparam("now", type_=UtcDateTime()), unreachable=False)
+)
+_MARK_DONE = (
+    update(EVENTS)
+    .where(EVENTS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        state="done",
+        processed_at=bindparam("now", type_=UtcDateTime()),
+        locked_until=None,
+        error=None,
+    )
+)
+
+
+@functools.cache
+def _conversation_update(names: tuple[str, ...]) -> Update:
+    """``UPDATE conversations`` of these fields, by id, for executemany."""
+    return (
+        update(CONVERSATIONS)
+        .where(CONVERSATIONS.c.id == bindparam("v_id"))
+        .values({name: bindparam(f"v_{name}") for name in names})
+    )
+
+
+@functools.cache
+def _insert_returning_ids(table: Table, in_given_order: bool) -> Insert:
+    returning = table.c.id
+    if in_given_order:
+        return insert(table).returning(returning, sort_by_parameter_order=True)
+    return insert(table).returning(returning)
+
 
 class SqlBatch:
     def __init__(self, session: AsyncSession) -> None:
@@ -67,10 +115,7 @@ class SqlBatch:
     async def identities(self, senders: Collection[Sender]) -> dict[Sender, IdentityRecord]:
         if not senders:
             return {}
-        i = IDENTITIES.c
-        rows = await self._s.execute(
-            select(IDENTITIES).where(tuple_(i.channel, i.external_user_id).in_(list(senders)))
-        )
+        rows = await self._s.execute(_IDENTITIES_OF, {"senders": list(senders)})
         return {(r.channel, r.external_user_id): identity_record(r) for r in rows}
 
     async def customers_by_ref(self, refs: Collection[str]) -> dict[str, CustomerRecord]:
@@ -99,16 +144,12 @@ class SqlBatch:
     async def conversations(self, ids: Collection[int]) -> dict[int, ConversationRecord]:
         if not ids:
             return {}
-        rows = await self._s.execute(select(CONVERSATIONS).where(CONVERSATIONS.c.id.in_(ids)))
+        rows = await self._s.execute(_CONVERSATIONS_BY_ID, {"ids": list(ids)})
         return {r.id: conversation_record(r) for r in rows}
 
     async def touch_identities(self, identity_ids: Collection[int], now: datetime) -> None:
         if identity_ids:
-            await self._s.execute(
-                update(IDENTITIES)
-                .where(IDENTITIES.c.id.in_(identity_ids))
-                .values(last_seen_at=now, unreachable=False)
-            )
+            await self._s.execute(_TOUCH_IDENTITIES, {"ids": list(identity_ids), "now": now})
 
     async def update_conversations(
         self, changes: Sequence[tuple[int, Mapping[str, object]]]
@@ -121,12 +162,7 @@ class SqlBatch:
             params = {f"v_{k}": v for k, v in fields.items()}
             by_fields[tuple(sorted(fields))].append({"v_id": conversation_id, **params})
         for names, rows in by_fields.items():
-            await self._s.execute(
-                update(CONVERSATIONS)
-                .where(CONVERSATIONS.c.id == bindparam("v_id"))
-                .values({name: bindparam(f"v_{name}") for name in names}),
-                rows,
-            )
+            await self._s.execute(_conversation_update(names), rows)
 
     async def add_messages(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
         values = [message_values(**row) for row in rows]
@@ -144,11 +180,7 @@ class SqlBatch:
 
     async def mark_done(self, event_ids: Collection[int], now: datetime) -> None:
         if event_ids:
-            await self._s.execute(
-                update(EVENTS)
-                .where(EVENTS.c.id.in_(event_ids))
-                .values(state="done", processed_at=now, locked_until=None, error=None)
-            )
+            await self._s.execute(_MARK_DONE, {"ids": list(event_ids), "now": now})
 
     async def _insert(self, table: Table, values: list[dict[str, Any]]) -> list[int]:
         """Insert the rows in one statement; their ids in the rows' order."""
@@ -158,9 +190,7 @@ class SqlBatch:
             # SQLite cannot promise RETURNING's order, and SQLAlchemy would then insert
             # row by row. It needs no promise: the transaction holds the only write
             # lock and rows of one INSERT take ascending ids in the order given.
-            result = await self._s.execute(insert(table).returning(table.c.id), values)
+            result = await self._s.execute(_insert_returning_ids(table, False), values)
             return sorted(result.scalars())
-        result = await self._s.execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True), values
-        )
+        result = await self._s.execute(_insert_returning_ids(table, True), values)
         return list(result.scalars())

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     Row,
     Subquery,
+    bindparam,
     exists,
     func,
     select,
@@ -32,6 +33,8 @@ from memory.models import CUSTOMERS, Conversation, Handoff, Message, UtcDateTime
 from memory.orders import OrderSource
 from memory.records import ContextRequest, ConversationRecord
 from memory.views import Contact, Context, CustomerView, OrderView, PastConversation, TurnView
+
+_CUSTOMERS_BY_ID = select(CUSTOMERS).where(CUSTOMERS.c.id.in_(bindparam("ids", expanding=True)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +106,7 @@ class SqlContextReader:
         lim = self._limits
         customer_ids = [r.customer_id for r in requests]
         customers = {
-            row.id: row
-            for row in await self._s.execute(
-                select(CUSTOMERS).where(CUSTOMERS.c.id.in_(customer_ids))
-            )
+            row.id: row for row in await self._s.execute(_CUSTOMERS_BY_ID, {"ids": customer_ids})
         }
         missing = set(customer_ids) - set(customers)
         if missing:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Integer, Row, func, select
+from sqlalchemy import ColumnElement, Integer, Row, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from memory.bounded import AnySelect, PerKey
@@ -161,15 +161,20 @@ async def _totals(
     session: AsyncSession, customer_ids: Sequence[int]
 ) -> dict[int, tuple[int, Decimal]]:
     """Each customer's (number of orders, lifetime value) (one statement)."""
-    counted = await session.execute(
-        select(Order.customer_id, func.count(Order.id), _spent())
-        .where(Order.customer_id.in_(customer_ids))
-        .group_by(Order.customer_id)
-    )
+    counted = await session.execute(_totals_statement(), {"customers": list(customer_ids)})
     totals = {cid: (0, Decimal("0.00")) for cid in customer_ids}
     for cid, count, value in counted.all():
         totals[int(cid or 0)] = (int(count), _money(value))
     return totals
+
+
+@functools.cache
+def _totals_statement() -> AnySelect:
+    return (
+        select(Order.customer_id, func.count(Order.id), _spent())
+        .where(Order.customer_id.in_(bindparam("customers", expanding=True)))
+        .group_by(Order.customer_id)
+    )
 
 
 @functools.cache
