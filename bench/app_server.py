@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import build_app
 from bot.bootstrap import add_webchat, build_runtime
-from bot.heap import freeze_startup_heap
 from bot.settings import Settings
+from bot.warm_start import warm_start
 from memory.queues import pending_event_count
 
 
@@ -35,7 +35,7 @@ async def serve() -> None:
     app = build_app(runtime)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    freeze_startup_heap()  # as `threadline serve` does once started
+    await warm_start(runtime)  # as `threadline serve` does once started
     site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
     await site.start()
     stop = asyncio.Event()

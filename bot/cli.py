@@ -7,12 +7,17 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from aiohttp import web
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Runtime
 
 log = logging.getLogger("threadline")
 
@@ -125,15 +130,18 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     except ValueError as exc:  # a malformed token or secret, said plainly
         raise click.ClickException(str(exc)) from exc
     app = build_app(runtime)
-    app.on_startup.append(_freeze_heap)  # after the runtime's own start
+    app.on_startup.append(_warm_start(runtime))  # after the runtime's own start
     click.echo(f"Threadline on http://{host}:{port}  (Ctrl+C to stop)")
     web.run_app(app, host=host, port=port, print=None, access_log=None)
 
 
-async def _freeze_heap(_app: web.Application) -> None:
-    from bot.heap import freeze_startup_heap
+def _warm_start(runtime: Runtime) -> Callable[[web.Application], Awaitable[None]]:
+    async def on_startup(_app: web.Application) -> None:
+        from bot.warm_start import warm_start
 
-    freeze_startup_heap()
+        await warm_start(runtime)
+
+    return on_startup
 
 
 @main.command()
@@ -146,11 +154,11 @@ def worker() -> None:
 
 async def _work(settings: Settings) -> None:
     from bot.bootstrap import build_runtime
-    from bot.heap import freeze_startup_heap
+    from bot.warm_start import warm_start
 
     runtime = build_runtime(settings, embedded_worker=True, other_process=True)
     await runtime.start()
-    freeze_startup_heap()
+    await warm_start(runtime)
     click.echo("worker running (Ctrl+C to stop)")
     try:
         await asyncio.Event().wait()

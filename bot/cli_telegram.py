@@ -88,7 +88,7 @@ def poll() -> None:
 
 async def _poll(settings: Settings) -> None:
     from bot.bootstrap import build_runtime
-    from bot.heap import freeze_startup_heap
+    from bot.warm_start import warm_start
     from bot.wire_telegram import add_telegram
     from channels.telegram import Poller, PollingError, TelegramChannel
 
@@ -102,7 +102,7 @@ async def _poll(settings: Settings) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
     await runtime.start()
-    freeze_startup_heap()
+    await warm_start(runtime)
     click.echo("Polling Telegram for updates (Ctrl+C to stop)")
     try:
         await Poller(channel).run(stop)

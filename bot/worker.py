@@ -50,6 +50,11 @@ class Worker:
             "worker", self.run_once, poll_interval=poll_interval, linger=linger
         )
 
+    @property
+    def batch_size(self) -> int:
+        """The most events one claim takes."""
+        return self._batch_size
+
     def wake(self, _count: int = 0) -> None:
         self._loop.wake()
 

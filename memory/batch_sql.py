@@ -24,11 +24,12 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from memory.batch import Sender
 from memory.bounded import AnySelect, PerKey
 from memory.contact_marks import mark_new
+from memory.context import ContextLimits, batch_statements
 from memory.models import (
     CONVERSATIONS,
     DECISIONS,
@@ -106,6 +107,18 @@ def _insert_returning_ids(table: Table, in_given_order: bool) -> Insert:
     if in_given_order:
         return insert(table).returning(returning, sort_by_parameter_order=True)
     return insert(table).returning(returning)
+
+
+async def warm_batch_statements(
+    factory: async_sessionmaker[AsyncSession], *, most: int, limits: ContextLimits | None = None
+) -> int:
+    """Compile the worker's per-key statements for every batch size up to ``most``
+    (memory.bounded: ``PerKey.warm``); returns how many statements ran."""
+    ran = 0
+    async with factory() as session:
+        for per_key in [LATEST_CONVERSATION, *batch_statements(limits)]:
+            ran += await per_key.warm(session, most)
+    return ran
 
 
 class SqlBatch:

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from memory.bounded import AnySelect, PerKey
 from memory.contact_marks import STARTS
 from memory.models import CUSTOMERS, Conversation, Handoff, Message, UtcDateTime
-from memory.orders import OrderSource
+from memory.orders import OrderSource, latest_per_customer
 from memory.records import ContextRequest, ConversationRecord
 from memory.views import Contact, Context, CustomerView, OrderView, PastConversation, TurnView
 
@@ -175,6 +175,19 @@ class SqlContextReader:
         per_key: PerKey = getattr(_statements(self._limits), part)
         query, params = per_key(keys, dialect)
         return (await self._s.execute(query, params)).all()
+
+
+def batch_statements(limits: ContextLimits | None = None) -> list[PerKey]:
+    """The per-key statements a batch's contexts run (a worker warms them at start)."""
+    lim = limits or ContextLimits()
+    parts = _statements(lim)
+    return [
+        parts.turns,
+        parts.past,
+        parts.contacts,
+        parts.escalations,
+        latest_per_customer(lim.orders),
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,7 +149,7 @@ async def _latest(
     latest: dict[int, list[OrderView]] = {cid: [] for cid in customer_ids}
     if limit > 0:
         keys = [(cid,) for cid in customer_ids]
-        query, params = _latest_per_customer(limit)(keys, session.get_bind().dialect.name)
+        query, params = latest_per_customer(limit)(keys, session.get_bind().dialect.name)
         for row in await session.execute(query, params):
             latest[int(row.customer_id or 0)].append(order_view(row))
     for views in latest.values():
@@ -178,7 +178,7 @@ def _totals_statement() -> AnySelect:
 
 
 @functools.cache
-def _latest_per_customer(limit: int) -> PerKey:
+def latest_per_customer(limit: int) -> PerKey:
     def latest(customer_id: Any) -> AnySelect:
         return (
             select(ORDERS)

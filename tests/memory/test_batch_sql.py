@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from memory.batch import LoopedBatch
+from memory.batch_sql import warm_batch_statements
 from memory.models import ChannelIdentity, Customer, InboundEvent, Message, OutboxItem
 from memory.orders import InMemoryOrderSource
+from memory.records import ContextRequest
 from memory.unit_of_work import SqlUnitOfWork
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -193,3 +195,34 @@ async def test_events_are_marked_done_and_identities_touched(
     assert [states[i] for i in event_ids] == ["done", "done", "pending"]
     assert identity is not None
     assert (identity.last_seen_at, identity.unreachable) == (later, False)
+
+
+async def test_warming_compiles_every_batch_size_before_a_batch_needs_it(
+    engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    async with uow_of(session_factory) as uow:
+        people = [await uow.customers.create(now=T0) for _ in range(3)]
+        chats = [await uow.conversations.start(p.id, "webchat", T0) for p in people]
+        await uow.commit()
+
+    async def contexts_of(count: int) -> None:
+        async with uow_of(session_factory) as uow:
+            await uow.batch.latest_conversations([p.id for p in people[:count]])
+            await uow.context.build_many(
+                [
+                    ContextRequest(c.customer_id, c, "webchat", False, None, T0)
+                    for c in chats[:count]
+                ]
+            )
+
+    await contexts_of(1)  # every statement a context runs is compiled for one customer
+    ran = await warm_batch_statements(session_factory, most=40)
+    sqlite = engine.dialect.name == "sqlite"
+    # Six per-key statements: on SQLite one per batch size 1, 2, 4, …, 64; on
+    # PostgreSQL one for any size.
+    assert ran == (6 * 7 if sqlite else 6)
+    compiled = engine.sync_engine._compiled_cache  # SQLAlchemy's cache of compiled SQL
+    assert compiled is not None
+    warmed = len(compiled)
+    await contexts_of(3)  # a batch of three: nothing left to compile
+    assert len(compiled) == warmed
