@@ -77,9 +77,8 @@ class PerKey:
         statements ran. A SQLite union of 64 members takes tens of milliseconds to compile,
         which a worker would otherwise pay in the middle of its first batches."""
         dialect = session.get_bind().dialect.name
-        sizes = [1] if dialect == "postgresql" else [1 << n for n in range(most.bit_length())]
-        if dialect != "postgresql" and sizes[-1] < most:
-            sizes.append(sizes[-1] << 1)
+        largest = 1 << (most - 1).bit_length()  # the size ``most`` keys are padded to
+        sizes = [1] if dialect == "postgresql" else [1 << n for n in range(largest.bit_length())]
         nulls = (None,) * len(self._types)
         for size in sizes:
             query, params = self([nulls] * size, dialect)
