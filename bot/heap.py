@@ -8,8 +8,8 @@ handling messages keeps triggering: tens of milliseconds each, on the loop's thr
 ``gc.freeze()`` moves the survivors of one collection to a permanent generation the
 collector skips; what is created afterwards is collected as before.
 
-Only process entry points call it (``threadline serve``, ``worker``, ``telegram poll``):
-a test run or an embedding application decides about its own heap.
+Only process entry points call it, through bot.warm_start (``threadline serve``, ``worker``,
+``telegram poll``): a test run or an embedding application decides about its own heap.
 """
 
 from __future__ import annotations
