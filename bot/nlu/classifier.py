@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +31,7 @@ WORD = re.compile(r"[a-z]+")
 SPACES = re.compile(r"\s+")
 APOSTROPHE = re.compile(r"[’'`]")
 MIN_DF_FROM = 200  # with this many examples, character n-grams seen once are dropped
+WORDS_REMEMBERED = 50_000  # words whose n-gram features are kept (forgotten all at once beyond)
 
 
 def normalize(text: str) -> str:
@@ -98,6 +100,7 @@ class IntentClassifier:
                     vocabulary={str(k): int(v) for k, v in vectorizer.vocabulary_.items()},
                     idf=np.asarray(vectorizer.idf_, dtype=np.float64),
                     coef=np.ascontiguousarray(coef[:, offset : offset + size].T),
+                    within_words=vectorizer.analyzer == "char_wb",
                 )
             )
             offset += size
@@ -111,14 +114,24 @@ class IntentClassifier:
 
     def known_word_share(self, text: str) -> float:
         """The share of the message's words that occur in some example (0 for no words)."""
-        words = WORD.findall(normalize(text))
+        return self._known_share(normalize(text))
+
+    def rank(self, text: str, top: int = 3) -> tuple[Ranked, ...]:
+        """The ``top`` most likely intents with their probabilities, best first."""
+        return self._ranked(normalize(text), top)
+
+    def best(self, text: str) -> tuple[Ranked, float]:
+        """``rank(text, top=1)[0]`` and ``known_word_share(text)``, normalizing once."""
+        normalized = normalize(text)
+        return self._ranked(normalized, 1)[0], self._known_share(normalized)
+
+    def _known_share(self, normalized: str) -> float:
+        words = WORD.findall(normalized)
         if not words:
             return 0.0
         return sum(1 for w in words if w in self._vocabulary) / len(words)
 
-    def rank(self, text: str, top: int = 3) -> tuple[Ranked, ...]:
-        """The ``top`` most likely intents with their probabilities, best first."""
-        normalized = normalize(text)
+    def _ranked(self, normalized: str, top: int) -> tuple[Ranked, ...]:
         logits = self._intercept.copy()
         for block in self._blocks:
             logits += block.scores(normalized)
@@ -137,12 +150,17 @@ class _Block:
     vocabulary: dict[str, int]
     idf: npt.NDArray[np.float64]
     coef: npt.NDArray[np.float64]  # features x classes
+    # Character n-grams inside word boundaries (``char_wb``) never span two words, so each
+    # word's features are looked up once and remembered: customers reuse few words, and
+    # cutting a word into n-grams is most of the block's work.
+    within_words: bool = False
+    words: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def scores(self, normalized: str) -> npt.NDArray[np.float64]:
         counts = Counter(
-            index
-            for token in self.analyze(normalized)
-            if (index := self.vocabulary.get(token)) is not None
+            chain.from_iterable(self._of_word(word) for word in normalized.split())
+            if self.within_words
+            else self._features(normalized)
         )
         if not counts:
             return np.zeros(self.coef.shape[1])
@@ -152,3 +170,16 @@ class _Block:
         weights /= np.sqrt(np.dot(weights, weights))
         result: npt.NDArray[np.float64] = weights @ self.coef[indices]
         return result
+
+    def _features(self, text: str) -> list[int]:
+        """The vocabulary indices of ``text``'s features, in order (unknown ones dropped)."""
+        vocabulary = self.vocabulary
+        return [i for token in self.analyze(text) if (i := vocabulary.get(token)) is not None]
+
+    def _of_word(self, word: str) -> tuple[int, ...]:
+        found = self.words.get(word)
+        if found is None:
+            if len(self.words) >= WORDS_REMEMBERED:
+                self.words.clear()
+            found = self.words[word] = tuple(self._features(word))
+        return found

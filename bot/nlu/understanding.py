@@ -101,8 +101,7 @@ class OfflineUnderstanding:
             return by_pattern, PATTERN_CONFIDENCE
         if not rest.strip():
             return OUT_OF_SCOPE, 0.0
-        best = self._classifier.rank(rest, top=1)[0]
-        known = self._classifier.known_word_share(rest)
+        best, known = self._classifier.best(rest)
         if best.intent != OUT_OF_SCOPE and known < MIN_KNOWN_WORD_SHARE:
             return OUT_OF_SCOPE, max(1.0 - known, best.confidence)
         return best.intent, best.confidence

@@ -6,9 +6,13 @@ classifier generalizes, not that it remembers.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
 
 from bot.nlu import OfflineUnderstanding
+from bot.nlu.classifier import WORDS_REMEMBERED, normalize
 from bot.nlu.intents_file import load_intents
 from bot.nlu.understanding import MAX_CHARS, PATTERN_CONFIDENCE
 from policies.model import Signals
@@ -188,3 +192,27 @@ def test_confidences_are_probabilities_over_every_intent(nlu: OfflineUnderstandi
     assert sum(r.confidence for r in ranked) == pytest.approx(1.0)
     assert [r.confidence for r in ranked] == sorted((r.confidence for r in ranked), reverse=True)
     assert ranked[0].intent == "refund_request"
+
+
+def test_word_by_word_features_score_exactly_as_the_whole_message(
+    nlu: OfflineUnderstanding,
+) -> None:
+    """The character block looks each word's n-grams up once and remembers them; the
+    scores must equal those of cutting the whole message, for every shipped example and
+    for messy text, the second time (remembered) as the first."""
+    classifier = nlu._classifier
+    (chars,) = [block for block in classifier._blocks if block.within_words]
+    whole = replace(chars, within_words=False, words={})
+    messages = [normalize(example) for spec in nlu.catalog.intents for example in spec.examples] + [
+        normalize(text)
+        for text in (
+            "whereee is   my ordr #TL-10234??",
+            "Ich möchte mein Paket zurücksenden, bitte",
+            "refund refund refund!!! a@b.co +1 (555) 010-2030",
+            "x",
+            "",
+        )
+    ]
+    for text in messages * 2:
+        assert np.array_equal(chars.scores(text), whole.scores(text)), text
+    assert 0 < len(chars.words) <= WORDS_REMEMBERED
