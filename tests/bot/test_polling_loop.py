@@ -9,6 +9,16 @@ from bot.polling_loop import PollingLoop
 POLL_S = 60.0  # far longer than the tests wait: only wake() can start a cycle
 
 
+async def run_until(loop: PollingLoop, reached: asyncio.Event) -> None:
+    """Run ``loop`` until ``reached`` is set (at most 10 s), then stop it."""
+    await loop.start()
+    try:
+        async with asyncio.timeout(10):
+            await reached.wait()
+    finally:
+        await loop.stop()
+
+
 async def test_news_that_arrives_during_a_cycle_starts_another() -> None:
     """Work committed after a cycle's query must not wait for the next poll."""
     cycles = 0
@@ -26,12 +36,7 @@ async def test_news_that_arrives_during_a_cycle_starts_another() -> None:
         return 0
 
     loop = PollingLoop("test", cycle, poll_interval=POLL_S)
-    await loop.start()
-    try:
-        async with asyncio.timeout(10):
-            await second_cycle.wait()
-    finally:
-        await loop.stop()
+    await run_until(loop, second_cycle)
     assert cycles == 2
 
 
@@ -76,12 +81,7 @@ async def test_a_failing_cycle_is_retried_not_fatal() -> None:
         return 0
 
     loop = PollingLoop("test", cycle, poll_interval=0.01)
-    await loop.start()
-    try:
-        async with asyncio.timeout(10):
-            await recovered.wait()
-    finally:
-        await loop.stop()
+    await run_until(loop, recovered)
     assert calls >= 2
 
 
@@ -112,12 +112,7 @@ async def test_after_work_a_lingering_loop_lets_the_process_gather_the_next_roun
             return count
 
         loop = PollingLoop("test", cycle, poll_interval=POLL_S, linger=linger)
-        await loop.start()
-        try:
-            async with asyncio.timeout(10):
-                await done.wait()
-        finally:
-            await loop.stop()
+        await run_until(loop, done)
         return [n for n in taken if n]
 
     assert await rounds(linger=0.2) == [1, 3]
