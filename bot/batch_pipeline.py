@@ -187,7 +187,7 @@ async def _record(
             ]
         )
         await uow.commit()
-    async with (deps.reads or deps.uow)() as uow:
+    async with deps.reader() as uow:
         contexts = await uow.context.build_many(
             [
                 ContextRequest(

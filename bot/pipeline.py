@@ -47,6 +47,10 @@ class PipelineDeps:
     # Units of work that only read (on SQLite they do not take the write lock); None: ``uow``.
     reads: Callable[[], UnitOfWork] | None = None
 
+    def reader(self) -> UnitOfWork:
+        """A unit of work for reading only: ``reads`` if given, else ``uow``."""
+        return (self.reads or self.uow)()
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -192,7 +196,7 @@ async def record(
             )
         await uow.commit()
     # Read after the commit: on SQLite a reader does not hold the write lock.
-    async with (deps.reads or deps.uow)() as reader:
+    async with deps.reader() as reader:
         context = await reader.context.build(
             customer_id=identity.customer_id,
             conversation=conversation,
