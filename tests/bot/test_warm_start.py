@@ -11,10 +11,9 @@ from collections.abc import Iterator
 import pytest
 
 from bot.bootstrap import build_runtime
-from bot.heap import freeze_startup_heap
 from bot.ports import OfflineUnderstander
 from bot.settings import Settings
-from bot.warm_start import warm_start
+from bot.warm_start import freeze_startup_heap, warm_start
 
 
 @pytest.fixture
