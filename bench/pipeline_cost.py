@@ -1,17 +1,20 @@
 """Where the reply path's time goes: the pipeline alone, without the web server or clients.
 
-For SQLite and PostgreSQL: a fresh database gets the demo shop; a batch of customer messages
-(the same mix as ``bench/chat_clients.py``: a quarter signed in as demo customers, knowledge
-and order questions) is stored through the real ingest; then the worker processes them all
-(``Worker.drain``) with the offline responder, after a warm-up (each customer's first two
-messages: their identities and conversations exist, the worker's statements are compiled).
-Every SQL statement is counted and timed at the driver (``before/after_cursor_execute``).
+For SQLite and PostgreSQL: a fresh database gets the demo shop; ``--senders`` people (the
+same mix as ``bench/chat_clients.py``: a quarter signed in as demo customers, knowledge and
+order questions) write in rounds, as the clients of benchmark (b) do: a round's messages are
+stored through the real ingest, then the worker answers them (``Worker.drain``, timed) with
+the offline responder, and the next round follows. Before the timed rounds: the worker's warm
+start and two rounds not timed (identities and conversations exist). Every SQL statement of
+the timed part is counted and timed at the driver (``before/after_cursor_execute``).
 
 Reported per message: wall time, this process's CPU time (not the PostgreSQL server's), SQL
 statements, and the time statements spent in the driver: the worker's share of a reply in
-benchmark (b), with full batches.
+benchmark (b). ``--senders`` is the worker's batch size (50 at most; benchmark (b) sees
+about 20–25 with 50 clients).
 
-    .venv/bin/python bench/pipeline_cost.py [--messages 400] [--databases sqlite,postgresql]
+    .venv/bin/python bench/pipeline_cost.py [--messages 400] [--senders 50]
+        [--databases sqlite,postgresql]
 """
 
 from __future__ import annotations
@@ -40,20 +43,21 @@ from bench.common import (
     workdir,
 )
 from bench.reply_path import load_demo_shop
-from bot.bootstrap import build_runtime
+from bot.bootstrap import Runtime, build_runtime
 from bot.messages import InboundMessage
 from bot.nlu import OfflineUnderstanding
 from bot.ports import OfflineUnderstander
 from bot.settings import Settings
+from bot.warm_start import warm_start
 
-CUSTOMERS = 50
-WARM_UP = 2 * CUSTOMERS
+SENDERS = 50  # the worker's batch size, as with 50 or more clients waiting
 
 
 @dataclass
 class SqlTally:
     statements: int = 0
     seconds: float = 0.0
+    paused: bool = False  # statements not counted (storing the next round)
     _started: dict[int, float] = field(default_factory=dict)
 
     def before(self, conn: Any, cursor: Any, *_args: Any) -> None:
@@ -61,19 +65,23 @@ class SqlTally:
 
     def after(self, conn: Any, cursor: Any, *_args: Any) -> None:
         started = self._started.pop(id(cursor), None)
-        if started is not None:
+        if started is not None and not self.paused:
             self.statements += 1
             self.seconds += time.perf_counter() - started
 
 
-def messages(count: int, customers: list[str], now: datetime) -> list[InboundMessage]:
-    """``count`` messages from ``CUSTOMERS`` people, one question each in turn."""
+async def ingest_all(runtime: Runtime, batch: list[InboundMessage]) -> None:
+    await asyncio.gather(*(runtime.ingest(msg) for msg in batch))
+
+
+def messages(count: int, senders: int, customers: list[str], now: datetime) -> list[InboundMessage]:
+    """``count`` messages from ``senders`` people, one question each in turn."""
     out: list[InboundMessage] = []
     for n in range(count):
-        person = n % CUSTOMERS
+        person = n % senders
         signed_in = person % 4 == 0 and bool(customers)
         cycle = questions_for(person, signed_in)
-        _kind, text = cycle[(n // CUSTOMERS) % len(cycle)]
+        _kind, text = cycle[(n // senders) % len(cycle)]
         ref = customers[person % len(customers)] if signed_in else None
         out.append(
             InboundMessage(
@@ -88,7 +96,9 @@ def messages(count: int, customers: list[str], now: datetime) -> list[InboundMes
     return out
 
 
-async def measure(kind: str, count: int, understander: OfflineUnderstander) -> list[str]:
+async def measure(
+    kind: str, count: int, senders: int, understander: OfflineUnderstander
+) -> list[str]:
     with workdir("pipeline") as tmp:
         async with fresh_database(kind, tmp) as db:
             customers = await load_demo_shop(db.url)
@@ -96,30 +106,41 @@ async def measure(kind: str, count: int, understander: OfflineUnderstander) -> l
                 Settings(DATABASE_URL=db.url), embedded_worker=True, understander=understander
             )
             assert runtime.worker is not None
+            questions = messages(2 * senders + count, senders, customers, datetime.now(UTC))
             await runtime.ingestor.start()
+            await warm_start(runtime)  # as `threadline worker` does before it serves
             try:
-                batch = messages(WARM_UP + count, customers, datetime.now(UTC))
-                # Warm-up, not measured: each customer's first two messages (new
-                # identities and conversations; statements compiled, as in a running
-                # worker).
-                for msg in batch[:WARM_UP]:
-                    await runtime.ingest(msg)
-                await runtime.worker.drain()
-                for msg in batch[WARM_UP:]:
-                    await runtime.ingest(msg)
+                rounds = [
+                    batch
+                    for start in range(0, 2 * senders + count, senders)
+                    if (batch := questions[start : start + senders])
+                ]
+                # Warm-up, not measured: each sender's first two messages (new identities
+                # and conversations).
+                for batch in rounds[:2]:
+                    await ingest_all(runtime, batch)
+                    await runtime.worker.drain()
                 tally = SqlTally()
                 sync_engine = runtime.engine.sync_engine
                 event.listen(sync_engine, "before_cursor_execute", tally.before)
                 event.listen(sync_engine, "after_cursor_execute", tally.after)
-                started, cpu_started = time.perf_counter(), time.process_time()
-                await runtime.worker.drain()
-                wall = time.perf_counter() - started
-                cpu = time.process_time() - cpu_started
+                wall = cpu = 0.0
+                for batch in rounds[2:]:
+                    # As in benchmark (b): each sender writes again once answered, so the
+                    # worker finds one message per sender waiting, not a backlog.
+                    tally.paused = True
+                    await ingest_all(runtime, batch)
+                    tally.paused = False
+                    started, cpu_started = time.perf_counter(), time.process_time()
+                    await runtime.worker.drain()
+                    wall += time.perf_counter() - started
+                    cpu += time.process_time() - cpu_started
             finally:
                 await runtime.ingestor.stop()
                 await runtime.engine.dispose()
     return [
         kind,
+        str(senders),
         str(count),
         fmt(count / wall),
         fmt(wall / count * 1000),
@@ -138,7 +159,7 @@ async def main_async(args: argparse.Namespace) -> None:
             if reason is not None:
                 print(f"postgresql skipped: {reason}", file=sys.stderr)
                 continue
-        rows.append(await measure(kind, args.messages, understander))
+        rows.append(await measure(kind, args.messages, args.senders, understander))
     print(f"Pipeline cost per message, offline responder; {machine_line()}")
     print(load_line())
     print()
@@ -146,6 +167,7 @@ async def main_async(args: argparse.Namespace) -> None:
         markdown_table(
             [
                 "database",
+                "senders",
                 "messages",
                 "messages/s",
                 "wall ms/message",
@@ -162,6 +184,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=400)
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument(
+        "--senders", type=int, default=SENDERS, help="people writing at once: the batch size"
+    )
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -32,12 +32,12 @@ from memory.contact_marks import mark_new
 from memory.context import ContextLimits, batch_statements
 from memory.models import (
     CONVERSATIONS,
+    CUSTOMERS,
     DECISIONS,
     EVENTS,
     IDENTITIES,
     MESSAGES,
     OUTBOX,
-    Customer,
     UtcDateTime,
 )
 from memory.records import ConversationRecord, CustomerRecord, IdentityRecord
@@ -70,6 +70,12 @@ _IDENTITIES_OF = select(IDENTITIES).where(
     tuple_(IDENTITIES.c.channel, IDENTITIES.c.external_user_id).in_(
         bindparam("senders", expanding=True)
     )
+)
+_CUSTOMERS_BY_REF = select(CUSTOMERS).where(
+    CUSTOMERS.c.external_ref.in_(bindparam("refs", expanding=True))
+)
+_CUSTOMERS_BY_EMAIL = select(CUSTOMERS).where(
+    CUSTOMERS.c.email.in_(bindparam("emails", expanding=True))
 )
 _CONVERSATIONS_BY_ID = select(CONVERSATIONS).where(
     CONVERSATIONS.c.id.in_(bindparam("ids", expanding=True))
@@ -134,15 +140,15 @@ class SqlBatch:
     async def customers_by_ref(self, refs: Collection[str]) -> dict[str, CustomerRecord]:
         if not refs:
             return {}
-        rows = await self._s.scalars(select(Customer).where(Customer.external_ref.in_(refs)))
-        return {str(r.external_ref): await speaking_for(self._s, r) for r in rows}
+        rows = await self._s.execute(_CUSTOMERS_BY_REF, {"refs": list(refs)})
+        return {str(r.external_ref): await speaking_for(self._s, r) for r in rows.all()}
 
     async def customers_by_email(self, emails: Collection[str]) -> dict[str, CustomerRecord]:
         if not emails:
             return {}
         given = {email.lower(): email for email in emails}
-        rows = await self._s.scalars(select(Customer).where(Customer.email.in_(list(given))))
-        return {given[str(r.email)]: await speaking_for(self._s, r) for r in rows}
+        rows = await self._s.execute(_CUSTOMERS_BY_EMAIL, {"emails": list(given)})
+        return {given[str(r.email)]: await speaking_for(self._s, r) for r in rows.all()}
 
     async def latest_conversations(
         self, customer_ids: Collection[int]

@@ -48,7 +48,7 @@ CONVERSATION_FIELDS = frozenset(
 )
 
 
-def customer_record(row: Customer) -> CustomerRecord:
+def customer_record(row: Customer | Row[Any]) -> CustomerRecord:
     return CustomerRecord(
         id=row.id, external_ref=row.external_ref, email=row.email, name=row.name, phone=row.phone
     )
@@ -169,7 +169,7 @@ def outbox_values(
     }
 
 
-async def speaking_for(session: AsyncSession, row: Customer) -> CustomerRecord:
+async def speaking_for(session: AsyncSession, row: Customer | Row[Any]) -> CustomerRecord:
     """A merged customer's login or email speaks for the customer it was merged into."""
     if row.merged_into_id is not None:
         merged = await session.get(Customer, await current_customer(session, row.id))
