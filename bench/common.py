@@ -191,6 +191,10 @@ class ServerProcess:
         self._proc: asyncio.subprocess.Process | None = None
         self.port = 0
 
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
     async def start(self) -> int:
         log = self._log_path.open("ab")
         try:
@@ -243,6 +247,20 @@ class ServerProcess:
                 stats: dict[str, Any] = json.loads(line)
                 return stats
         return {}
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User plus system CPU time a running process has used, from ``/proc`` (Linux); None
+    where there is no such file."""
+    if pid is None:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.asynccontextmanager

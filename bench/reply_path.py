@@ -10,8 +10,9 @@ asking one question at a time and waiting for the bot's reply before the next. A
 quarter of them are signed in as demo customers through the shop's HMAC hello.
 
 Reported: replies per second, reply latency p50/p99 (message sent → bot reply
-received), ack latency p50, and the bare aiohttp endpoint's requests/s measured by
-wrk at the same concurrency in the same run.
+received), ack latency p50, the CPU time the web and the worker process used while the
+clients ran, per reply received (from ``/proc``; "n/a" elsewhere), and the bare aiohttp
+endpoint's requests/s measured by wrk at the same concurrency in the same run.
 
     .venv/bin/python bench/reply_path.py [--quick] [--connections 50,200]
         [--databases sqlite,postgresql] [--layouts embedded,split]
@@ -40,6 +41,7 @@ from bench.common import (
     ROOT,
     Database,
     WrkResult,
+    cpu_seconds,
     fmt,
     fresh_database,
     load_line,
@@ -73,6 +75,7 @@ class ReplyRun:
     result: dict[str, Any]
     pending_after: int
     bot_messages: int
+    cpu_s: dict[str, float]  # process ("web", "worker") → CPU seconds while the clients ran
 
     @property
     def rate(self) -> float:
@@ -81,6 +84,13 @@ class ReplyRun:
 
     def latency(self, pct: float, key: str = "latencies_ms") -> float:
         return percentile(self.result[key], pct)
+
+    def cpu_per_reply(self, process: str) -> str:
+        """That process's CPU milliseconds per reply the clients received."""
+        if self.layout == "embedded" and process == "worker":
+            return "in web"
+        seconds, replies = self.cpu_s.get(process), int(self.result["replies"])
+        return "n/a" if seconds is None or not replies else fmt(seconds / replies * 1000, 2)
 
 
 async def load_demo_shop(url: str) -> list[str]:
@@ -161,7 +171,7 @@ async def run_clients(
 
 async def measure_app(
     tmp: Path, db: Database, layout: str, clients: int, duration: float
-) -> tuple[dict[str, Any], int, int]:
+) -> tuple[dict[str, Any], int, int, dict[str, float]]:
     customers = await load_demo_shop(db.url)
     secret = secrets.token_hex(16)
     env = {
@@ -189,11 +199,20 @@ async def measure_app(
                     ready="worker running",
                 )
             )
+        processes = {"web": server} if worker is None else {"web": server, "worker": worker}
+        before = {name: cpu_seconds(p.pid) for name, p in processes.items()}
         result = await run_clients(server.port, clients, duration, secret, customers)
+        after = {name: cpu_seconds(p.pid) for name, p in processes.items()}
         if worker is not None:
             await worker.stop()
         stats = await server.stop()
-    return result, int(stats.get("pending_events", -1)), await count_bot_messages(db.url)
+    cpu = {
+        name: end - start
+        for name, start in before.items()
+        if start is not None and (end := after[name]) is not None
+    }
+    pending, bot_messages = int(stats.get("pending_events", -1)), await count_bot_messages(db.url)
+    return result, pending, bot_messages, cpu
 
 
 async def run(
@@ -211,8 +230,8 @@ async def run(
 async def measure_one(tmp: Path, kind: str, layout: str, n: int, duration: float) -> ReplyRun:
     bare = await measure_bare(tmp, n, duration)
     async with fresh_database(kind, tmp) as db:
-        result, pending, bot_messages = await measure_app(tmp, db, layout, n, duration)
-    r = ReplyRun(kind, layout, n, bare, result, pending, bot_messages)
+        result, pending, bot_messages, cpu = await measure_app(tmp, db, layout, n, duration)
+    r = ReplyRun(kind, layout, n, bare, result, pending, bot_messages, cpu)
     print(
         f"  {kind} {layout} clients={n}: {r.rate:,.1f} replies/s, "
         f"p50 {r.latency(50):,.0f} ms, unanswered {result['unanswered']}, "
@@ -235,6 +254,8 @@ def table(runs: list[ReplyRun]) -> str:
         "reply p50 ms",
         "reply p99 ms",
         "ack p50 ms",
+        "web CPU ms/reply",
+        "worker CPU ms/reply",
         "unanswered",
         "bare req/s",
         "replies/s vs bare",
@@ -253,6 +274,8 @@ def table(runs: list[ReplyRun]) -> str:
                 fmt(r.latency(50), 0),
                 fmt(r.latency(99), 0),
                 fmt(r.latency(50, "ack_ms")),
+                r.cpu_per_reply("web"),
+                r.cpu_per_reply("worker"),
                 str(r.result["unanswered"] + r.result["error_count"]),
                 fmt(r.bare.rps, 0),
                 ratio(r.rate, r.bare.rps),
