@@ -66,7 +66,7 @@ class PerKey:
             raise ValueError(f"expected {arity} values per key")
         if dialect == "postgresql":
             return self._statement(0), {f"keys_{i}": [key[i] for key in keys] for i in range(arity)}
-        size = 1 << (len(keys) - 1).bit_length()
+        size = _padded_size(len(keys))
         padded = [*keys, *[(None,) * arity] * (size - len(keys))]
         params = {f"k{n}_{i}": value for n, key in enumerate(padded) for i, value in enumerate(key)}
         return self._statement(size), params
@@ -77,7 +77,7 @@ class PerKey:
         statements ran. A SQLite union of 64 members takes tens of milliseconds to compile,
         which a worker would otherwise pay in the middle of its first batches."""
         dialect = session.get_bind().dialect.name
-        largest = 1 << (most - 1).bit_length()  # the size ``most`` keys are padded to
+        largest = _padded_size(most)
         sizes = [1] if dialect == "postgresql" else [1 << n for n in range(largest.bit_length())]
         nulls = (None,) * len(self._types)
         for size in sizes:
@@ -110,3 +110,8 @@ class PerKey:
         keys = func.unnest(*arrays).table_valued(*names).render_derived()
         member = self._member(*(keys.c[name] for name in names)).lateral()
         return select(member).select_from(keys).join(member, true())
+
+
+def _padded_size(count: int) -> int:
+    """The SQLite statement size for ``count`` keys: the next power of two."""
+    return 1 << (count - 1).bit_length()
