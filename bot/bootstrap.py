@@ -30,6 +30,7 @@ from bot.settings import Settings
 from bot.sla import SlaWatcher
 from bot.wire_llm import llm_parts, llm_summarizer
 from bot.worker import Worker
+from memory.context import ContextLimits
 from memory.db import create_engine, make_read_session_factory, make_session_factory
 from memory.demo import KNOWLEDGE_DIR
 from memory.history import demo_customers, recent_turns
@@ -72,6 +73,7 @@ class Runtime:
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     read_factory: async_sessionmaker[AsyncSession]
+    context_limits: ContextLimits
     policy: PolicyRuntime
     pipeline: PipelineDeps
     ingestor: GroupCommitIngestor
@@ -224,9 +226,12 @@ def build_runtime(
     chosen_responder: Responder = responder
     if llm is not None:
         chosen_responder, understander = llm
+    # A model's prompt carries the conversation's last turns; the offline responder
+    # answers from the knowledge base and templates, so its contexts skip their texts.
+    limits = ContextLimits(turn_texts=llm is not None)
     deps = PipelineDeps(
-        uow=SqlUnitOfWorkFactory(factory, orders),
-        reads=SqlUnitOfWorkFactory(reads, orders),
+        uow=SqlUnitOfWorkFactory(factory, orders, limits),
+        reads=SqlUnitOfWorkFactory(reads, orders, limits),
         understander=understander,
         policy=policy,
         responder=chosen_responder,
@@ -265,6 +270,7 @@ def build_runtime(
         engine=engine,
         session_factory=factory,
         read_factory=reads,
+        context_limits=limits,
         policy=policy,
         pipeline=deps,
         ingestor=ingestor,

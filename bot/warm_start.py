@@ -34,7 +34,9 @@ async def warm_start(runtime: Runtime) -> None:
     started = time.perf_counter()
     compiled = 0
     if runtime.worker is not None:
-        compiled = await warm_batch_statements(runtime.read_factory, most=runtime.worker.batch_size)
+        compiled = await warm_batch_statements(
+            runtime.read_factory, most=runtime.worker.batch_size, limits=runtime.context_limits
+        )
     frozen = freeze_startup_heap()
     log.info(
         "warm start: %d batch statements compiled, %d objects frozen, in %.2f s",

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Row,
     Subquery,
     bindparam,
+    case,
     exists,
     func,
     select,
@@ -40,6 +41,11 @@ _CUSTOMERS_BY_ID = select(CUSTOMERS).where(CUSTOMERS.c.id.in_(bindparam("ids", e
 @dataclass(frozen=True, slots=True)
 class ContextLimits:
     turns: int = 20
+    # Whether the context carries those turns (``Context.recent_turns``: what a model's
+    # prompt is made of). Without them the facts the turns give (a first contact, the
+    # last staff message) are read as one aggregate row per conversation: the same
+    # facts for a fraction of the cost (docs/benchmarks.md).
+    turn_texts: bool = True
     past_conversations: int = 5
     orders: int = 10
     contact_window: timedelta = timedelta(days=30)
@@ -111,7 +117,12 @@ class SqlContextReader:
         missing = set(customer_ids) - set(customers)
         if missing:
             raise LookupError(f"customer {min(missing)} not found")
-        turns = await self._turns([r.conversation.id for r in requests])
+        conversation_ids = [r.conversation.id for r in requests]
+        if lim.turn_texts:
+            turns = await self._turns(conversation_ids)
+            turn_facts = {cid: _TurnFacts.of(views) for cid, views in turns.items()}
+        else:
+            turns, turn_facts = {}, await self._turn_facts(conversation_ids)
         past = await self._past_conversations(requests)
         contacts = await self._contacts(requests)
         escalations = await self._escalations(customer_ids)
@@ -121,6 +132,7 @@ class SqlContextReader:
                 r,
                 customers[r.customer_id],
                 turns.get(r.conversation.id, ()),
+                turn_facts.get(r.conversation.id, _NO_TURNS),
                 past.get(r.customer_id, ()),
                 contacts.get(r.customer_id, ()),
                 escalations.get(r.customer_id, 0),
@@ -135,6 +147,11 @@ class SqlContextReader:
         for cid, i, a, c, t, at in await self._rows("turns", [(c,) for c in conversation_ids]):
             found[cid].append(TurnView(message_id=i, author=a, channel=c, text=t, created_at=at))
         return {cid: tuple(sorted(views, key=_by_id)) for cid, views in found.items()}
+
+    async def _turn_facts(self, conversation_ids: list[int]) -> dict[int, _TurnFacts]:
+        """What the last ``turns`` of each conversation tell, without their texts."""
+        rows = await self._rows("turn_facts", [(c,) for c in conversation_ids])
+        return {int(cid): _TurnFacts(int(n), last_staff) for cid, n, last_staff in rows}
 
     async def _past_conversations(
         self, requests: Sequence[ContextRequest]
@@ -182,7 +199,7 @@ def batch_statements(limits: ContextLimits | None = None) -> list[PerKey]:
     lim = limits or ContextLimits()
     parts = _statements(lim)
     return [
-        parts.turns,
+        parts.turns if lim.turn_texts else parts.turn_facts,
         parts.past,
         parts.contacts,
         parts.escalations,
@@ -193,6 +210,7 @@ def batch_statements(limits: ContextLimits | None = None) -> list[PerKey]:
 @dataclass(frozen=True, slots=True)
 class _Statements:
     turns: PerKey
+    turn_facts: PerKey
     past: PerKey
     contacts: PerKey
     escalations: PerKey
@@ -210,6 +228,22 @@ def _statements(lim: ContextLimits) -> _Statements:
             .order_by(m.id.desc())
             .limit(lim.turns)
         )
+
+    def turn_marks(conversation_id: Any) -> AnySelect:
+        return (
+            select(m.conversation_id, m.author, m.created_at)
+            .where(m.conversation_id == conversation_id, m.internal.is_(False))
+            .order_by(m.id.desc())
+            .limit(lim.turns)
+        )
+
+    def told(turns: Subquery) -> AnySelect:
+        k = turns.c
+        return select(
+            k.conversation_id,
+            func.count(case((k.author == "customer", 1))),
+            func.max(case((k.author == "staff", k.created_at))),
+        ).group_by(k.conversation_id)
 
     def past(customer_id: Any, current_id: Any) -> AnySelect:
         escalated = exists().where(Handoff.conversation_id == c.id).label("escalated")
@@ -269,10 +303,27 @@ def _statements(lim: ContextLimits) -> _Statements:
     ids, id_pairs = [Integer()], [Integer(), Integer()]
     return _Statements(
         turns=PerKey(turns, ids),
+        turn_facts=PerKey(turn_marks, ids, outer=told),
         past=PerKey(past, id_pairs),
         contacts=PerKey(contacts, [Integer(), UtcDateTime()], outer=visits),
         escalations=PerKey(escalations, ids, outer=counted),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _TurnFacts:
+    """What a conversation's last turns tell the policy."""
+
+    customer_turns: int
+    last_staff_at: datetime | None
+
+    @classmethod
+    def of(cls, turns: Sequence[TurnView]) -> _TurnFacts:
+        staff = [t.created_at for t in turns if t.author == "staff"]
+        return cls(sum(1 for t in turns if t.author == "customer"), max(staff, default=None))
+
+
+_NO_TURNS = _TurnFacts(0, None)
 
 
 def _by_id(turn: TurnView) -> int:
@@ -287,6 +338,7 @@ def _context(
     request: ContextRequest,
     customer: Row[Any],
     turns: tuple[TurnView, ...],
+    told: _TurnFacts,
     past: tuple[PastConversation, ...],
     contacts: tuple[Contact, ...],
     escalations_total: int,
@@ -294,8 +346,6 @@ def _context(
 ) -> Context:
     latest_orders, orders_count, lifetime_value = overview
     conversation = request.conversation
-    customer_turns = sum(1 for t in turns if t.author == "customer")
-    last_staff = [t.created_at for t in turns if t.author == "staff"]
     return Context(
         customer=CustomerView(
             id=customer.id,
@@ -311,7 +361,7 @@ def _context(
         channel=request.channel,
         conversation_id=conversation.id,
         conversation_state=conversation.state,
-        first_contact=not past and customer_turns <= 1,
+        first_contact=not past and told.customer_turns <= 1,
         recent_turns=turns,
         past_conversations=past,
         orders=tuple(latest_orders),
@@ -321,5 +371,5 @@ def _context(
         escalations_total=escalations_total,
         bot_failures=conversation.bot_failures,
         consecutive_clarify=conversation.consecutive_clarify,
-        last_staff_at=max(last_staff) if last_staff else None,
+        last_staff_at=told.last_staff_at,
     )

@@ -86,7 +86,9 @@ class Context:
     conversation_id: int
     conversation_state: str
     first_contact: bool
-    recent_turns: tuple[TurnView, ...]  # oldest first, current conversation, any channel
+    # Oldest first, current conversation, any channel; empty when read without their texts
+    # (memory.context.ContextLimits.turn_texts: the offline responder reads none).
+    recent_turns: tuple[TurnView, ...]
     past_conversations: tuple[PastConversation, ...]  # newest first
     orders: tuple[OrderView, ...]  # newest first, bounded
     orders_count: int

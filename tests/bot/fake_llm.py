@@ -23,9 +23,11 @@ from bot.responder import OfflineResponder, Templates
 from bot.settings import Settings
 from bot.wire_llm import llm_parts
 from bot.worker import Worker
+from memory.context import ContextLimits
 from memory.demo import KNOWLEDGE_DIR
 from memory.knowledge import RECOMMENDED_THRESHOLD, KnowledgeBase
 from memory.knowledge_holder import KnowledgeHolder
+from memory.unit_of_work import SqlUnitOfWorkFactory
 
 
 @dataclass(frozen=True)
@@ -188,5 +190,14 @@ def use_model(runtime: Runtime, settings: Settings, understander: Understander) 
     )
     assert parts is not None, "a model is configured"
     responder, llm_understander = parts
-    runtime.pipeline = replace(runtime.pipeline, responder=responder, understander=llm_understander)
+    # As build_runtime wires a model: its prompt carries the conversation's turns.
+    runtime.context_limits = ContextLimits(turn_texts=True)
+    orders = runtime.pipeline.orders
+    runtime.pipeline = replace(
+        runtime.pipeline,
+        uow=SqlUnitOfWorkFactory(runtime.session_factory, orders, runtime.context_limits),
+        reads=SqlUnitOfWorkFactory(runtime.read_factory, orders, runtime.context_limits),
+        responder=responder,
+        understander=llm_understander,
+    )
     runtime.worker = Worker(runtime.session_factory, runtime.pipeline, clock=runtime.clock)

@@ -26,10 +26,12 @@ from bot.handoff import (
     resolve,
     staff_reply,
 )
+from memory.context import ContextLimits
 from memory.handoffs import conversation_outcomes, open_handoff_cards
 from memory.knowledge_suggestions import list_suggestions
 from memory.models import Conversation, Handoff, InboundEvent, Message, OutboxItem
 from memory.staff_posts import pending_staff_posts
+from memory.unit_of_work import SqlUnitOfWorkFactory
 from tests.bot.harness import Harness, RecordingChannel
 from tests.conftest import DEMO_NOW
 
@@ -228,9 +230,13 @@ async def test_back_to_bot_tells_the_customer_and_the_bot_sees_the_staff_turns(
     # Staff handed back: the bot answers the next question itself.
     reply = await h.say("anon-back", "How long does shipping take?")
     assert reply.author.value == "bot" and reply.metadata["action"] == "answer"
-    context = await _context(h, card["conversation_id"])
-    staff_turns = [t.text for t in context.recent_turns if t.author == "staff"]
-    assert staff_turns == ["I have updated your delivery address."]
+    # What a model's prompt would carry: the staff turn itself.
+    with_texts = await _context(h, card["conversation_id"], ContextLimits(turn_texts=True))
+    (staff_turn,) = [t for t in with_texts.recent_turns if t.author == "staff"]
+    assert staff_turn.text == "I have updated your delivery address."
+    # This bot answers offline: its context tells the policy when staff last wrote.
+    offline = await _context(h, card["conversation_id"])
+    assert offline.last_staff_at == staff_turn.created_at
     assert await open_handoff_cards(h.runtime.read_factory) == []
 
 
@@ -247,8 +253,12 @@ async def test_a_number_without_the_rating_question_is_an_ordinary_message(h: Ha
     assert conversation.state == "bot"
 
 
-async def _context(h: Harness, conversation_id: int) -> Any:
-    async with h.runtime.pipeline.uow() as uow:
+async def _context(h: Harness, conversation_id: int, limits: ContextLimits | None = None) -> Any:
+    """The conversation's context as the runtime's bot reads it, or read with ``limits``."""
+    work = h.runtime.pipeline.uow
+    if limits is not None:
+        work = SqlUnitOfWorkFactory(h.runtime.session_factory, h.runtime.pipeline.orders, limits)
+    async with work() as uow:
         conversation = await uow.conversations.get(conversation_id)
         assert conversation is not None
         return await uow.context.build(

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot.commands import parse_link_command
 from bot.messages import OutboundMessage
+from memory.context import ContextLimits
 from memory.models import (
     ChannelIdentity,
     Conversation,
@@ -20,6 +21,7 @@ from memory.models import (
     Message,
     OutboxItem,
 )
+from memory.unit_of_work import SqlUnitOfWork
 from tests.bot.harness import Harness, RecordingChannel
 
 CODE = re.compile(r"Your link code is ([A-Z2-9]{8})\.")
@@ -93,7 +95,9 @@ async def test_a_code_from_one_channel_links_another_and_the_story_follows(
     assert reply.metadata["action"] == "answer"
     assert order.id in reply.text, "Telegram now speaks for the verified customer"
     (conversation,) = await rows(h, Conversation, Conversation.customer_id == web.customer_id)
-    async with h.runtime.pipeline.uow() as uow:
+    with_turns = ContextLimits(turn_texts=True)  # the turns a model's prompt carries
+    orders = h.runtime.pipeline.orders
+    async with SqlUnitOfWork(h.runtime.session_factory, orders, with_turns) as uow:
         record = await uow.conversations.latest(web.customer_id)
         assert record is not None and record.id == conversation.id
         context = await uow.context.build(

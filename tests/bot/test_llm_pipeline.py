@@ -165,6 +165,10 @@ async def test_the_same_conversation_with_a_model(
     assert policy == "You can return items within 30 days of delivery."
     knowledge_result = fake.requests[-1]["messages"][-1]
     assert knowledge_result["role"] == "tool" and "30 days" in knowledge_result["content"]
+    # The model sees the conversation so far: the earlier question and the bot's answer.
+    said = [(m["role"], m.get("content")) for m in fake.requests[-1]["messages"]]
+    assert ("user", "[testchat] where is my order?") in said
+    assert ("assistant", order) in said
     decisions = await stored(h, Decision)
     assert [d.outcome.get("kind") for d in decisions] == ["template", "llm", "llm"]
 

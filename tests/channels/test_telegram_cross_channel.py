@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.messages import InboundMessage
+from memory.context import ContextLimits
 from memory.models import Customer, Decision, Message, Order
+from memory.unit_of_work import SqlUnitOfWork
 from tests.bot.harness import RecordingChannel
 from tests.channels.fake_telegram import CUSTOMER_CHAT, Rig, payload, telegram_rig
 
@@ -104,9 +106,11 @@ async def test_the_web_chat_story_follows_the_customer_to_telegram(rig: Rig) -> 
     assert decision.inputs["order"]["id"] == order.id
 
     # The question was decided in the conversation that holds the web-chat turns, and the
-    # context built for it shows them.
+    # context built for it shows them (the turns a model's prompt carries).
     assert {m.conversation_id for m in web_turns} == {decision.conversation_id}
-    async with rig.runtime.pipeline.uow() as uow:
+    with_turns = ContextLimits(turn_texts=True)
+    orders = rig.runtime.pipeline.orders
+    async with SqlUnitOfWork(rig.runtime.session_factory, orders, with_turns) as uow:
         conversation = await uow.conversations.get(decision.conversation_id)
         assert conversation is not None
         context = await uow.context.build(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -238,3 +239,61 @@ async def test_a_batch_of_contexts_is_each_one_built_alone(
     assert [c.customer.id for c in together] == [r.customer_id for r in requests]
     assert [t.text for t in together[3].recent_turns] == ["question 2"]
     assert len(together[0].orders) == 10 and together[1].orders == ()
+
+
+async def test_read_without_turn_texts_a_context_tells_the_same_facts(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """The offline responder's contexts skip the turns' texts; what the policy sees from
+    the turns (a first contact, when staff last wrote) is the same, read in SQL."""
+    customer_id, current = await seed(session_factory)  # staff wrote last, a past conversation
+    async with SqlUnitOfWork(session_factory, SqlOrderSource(read_factory(session_factory))) as uow:
+        newcomer = await uow.customers.create(now=T0, name="New")
+        first = await uow.conversations.start(newcomer.id, "webchat", T0 + timedelta(days=3))
+        regular = await uow.customers.create(now=T0, name="Regular")
+        long_one = await uow.conversations.start(regular.id, "webchat", T0)
+        silent = await uow.customers.create(now=T0, name="Silent")
+        empty = await uow.conversations.start(silent.id, "webchat", T0)
+        turns = [(first, newcomer.id, "customer", False, 0), (first, newcomer.id, "bot", False, 1)]
+        # Staff wrote 25 turns ago (outside the last 20) and in an internal note since.
+        turns += [(long_one, regular.id, "staff", False, 0)]
+        turns += [(long_one, regular.id, "staff", True, 1)]
+        turns += [
+            (long_one, regular.id, ("bot", "customer")[i % 2], False, 2 + i) for i in range(24)
+        ]
+        for conversation, cid, author, internal, minute in turns:
+            await uow.messages.add(
+                conversation_id=conversation.id,
+                customer_id=cid,
+                author=author,
+                channel="webchat",
+                text="hello",
+                now=T0 + timedelta(days=3, minutes=minute),
+                internal=internal,
+            )
+        await uow.commit()
+    requests = [
+        ContextRequest(cid, conversation, "webchat", False, None, T0 + timedelta(days=3, hours=1))
+        for cid, conversation in [
+            (customer_id, current),
+            (newcomer.id, first),
+            (regular.id, long_one),
+            (silent.id, empty),
+        ]
+    ]
+    contexts = {}
+    for texts in (True, False):
+        limits = ContextLimits(turn_texts=texts)
+        orders = SqlOrderSource(read_factory(session_factory))
+        async with SqlUnitOfWork(session_factory, orders, limits) as uow:
+            contexts[texts] = await uow.context.build_many(requests)
+    with_texts, without = contexts[True], contexts[False]
+    assert [len(c.recent_turns) for c in with_texts] == [4, 2, 20, 0]
+    assert [c.recent_turns for c in without] == [(), (), (), ()]
+    assert [(c.first_contact, c.last_staff_at) for c in without] == [
+        (False, T0 + timedelta(days=3, minutes=3)),  # not new, staff wrote in the last turns
+        (True, None),  # one message and the bot's answer, no earlier conversation
+        (False, None),  # staff's message lies beyond the last 20 turns, the note is internal
+        (True, None),
+    ]
+    assert without == [replace(c, recent_turns=()) for c in with_texts]
