@@ -90,8 +90,8 @@ async def handle_batch(events: Sequence[EventRecord], deps: PipelineDeps) -> Bat
     now = deps.clock()
     handed: list[Handed] = []
     plain: list[Handed] = []
-    for event in events:
-        signals = await deps.understander.understand(event.text, event.channel)
+    understood = await deps.understander.understand_many([(e.text, e.channel) for e in events])
+    for event, signals in zip(events, understood, strict=True):
         (plain if _plain(event, signals) else handed).append(Handed(event, signals))
     if not plain:
         return BatchResult([], handed)

@@ -12,13 +12,19 @@ from policies.settings import StaffWait
 
 
 class Understander(Protocol):
-    """Intent, entities and sentiment of one message (offline, or from an LLM)."""
+    """Intent, entities and sentiment of a message (offline, or from an LLM)."""
 
     async def understand(self, text: str, channel: str) -> Signals: ...
+
+    async def understand_many(self, messages: Sequence[tuple[str, str]]) -> list[Signals]:
+        """``understand`` for each ``(text, channel)``, in order (a worker's batch)."""
+        ...
 
 
 class SyncUnderstander(Protocol):
     def understand(self, text: str, channel: str) -> Signals: ...
+
+    def understand_many(self, messages: Sequence[tuple[str, str]]) -> list[Signals]: ...
 
 
 class OfflineUnderstander:
@@ -29,6 +35,9 @@ class OfflineUnderstander:
 
     async def understand(self, text: str, channel: str) -> Signals:
         return self.inner.understand(text, channel)
+
+    async def understand_many(self, messages: Sequence[tuple[str, str]]) -> list[Signals]:
+        return self.inner.understand_many(messages)
 
 
 class KnowledgeEntryLike(Protocol):

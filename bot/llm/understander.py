@@ -93,6 +93,10 @@ class LlmUnderstander:
             source="llm",
         )
 
+    async def understand_many(self, messages: Sequence[tuple[str, str]]) -> list[Signals]:
+        """One by one: each message is its own request to the model."""
+        return [await self.understand(text, channel) for text, channel in messages]
+
     def _parse(self, raw: str) -> ModelSignals | None:
         match = JSON_OBJECT.search(raw)
         if match is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -118,12 +118,17 @@ class IntentClassifier:
 
     def rank(self, text: str, top: int = 3) -> tuple[Ranked, ...]:
         """The ``top`` most likely intents with their probabilities, best first."""
-        return self._ranked(normalize(text), top)
+        return self._ranked([normalize(text)], top)[0]
 
     def best(self, text: str) -> tuple[Ranked, float]:
         """``rank(text, top=1)[0]`` and ``known_word_share(text)``, normalizing once."""
-        normalized = normalize(text)
-        return self._ranked(normalized, 1)[0], self._known_share(normalized)
+        return self.best_many([text])[0]
+
+    def best_many(self, texts: Sequence[str]) -> list[tuple[Ranked, float]]:
+        """``best`` for each text, the arithmetic done for all of them at once."""
+        normalized = [normalize(text) for text in texts]
+        ranked = self._ranked(normalized, 1)
+        return [(r[0], self._known_share(n)) for r, n in zip(ranked, normalized, strict=True)]
 
     def _known_share(self, normalized: str) -> float:
         words = WORD.findall(normalized)
@@ -131,15 +136,19 @@ class IntentClassifier:
             return 0.0
         return sum(1 for w in words if w in self._vocabulary) / len(words)
 
-    def _ranked(self, normalized: str, top: int) -> tuple[Ranked, ...]:
-        logits = self._intercept.copy()
+    def _ranked(self, normalized: Sequence[str], top: int) -> list[tuple[Ranked, ...]]:
+        """The ``top`` intents of each normalized text: one row of logits per text."""
+        logits = np.tile(self._intercept, (len(normalized), 1))
         for block in self._blocks:
             logits += block.scores(normalized)
-        logits -= logits.max()
+        logits -= logits.max(axis=1, keepdims=True)
         probabilities = np.exp(logits)
-        probabilities /= probabilities.sum()
-        order = np.argsort(probabilities)[::-1][:top]
-        return tuple(Ranked(self._classes[i], float(probabilities[i])) for i in order)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        best = np.argsort(probabilities, axis=1)[:, ::-1][:, :top]
+        return [
+            tuple(Ranked(self._classes[i], float(row[i])) for i in order)
+            for row, order in zip(probabilities, best, strict=True)
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,20 +165,33 @@ class _Block:
     within_words: bool = False
     words: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
-    def scores(self, normalized: str) -> npt.NDArray[np.float64]:
-        counts = Counter(
-            chain.from_iterable(self._of_word(word) for word in normalized.split())
-            if self.within_words
-            else self._features(normalized)
-        )
-        if not counts:
-            return np.zeros(self.coef.shape[1])
-        indices = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
-        tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
-        weights = tf * self.idf[indices]
-        weights /= np.sqrt(np.dot(weights, weights))
-        result: npt.NDArray[np.float64] = weights @ self.coef[indices]
+    def scores(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
+        """The block's logits for each normalized text (texts x classes).
+
+        Per text: TF-IDF weights of its features (sublinear tf, L2-normalized) times
+        the coefficients of those features. The texts' features are laid end to end,
+        so the numpy calls are a handful per batch rather than per text.
+        """
+        counts = [self._counts(text) for text in texts]
+        sizes = np.fromiter((len(c) for c in counts), dtype=np.intp, count=len(counts))
+        result = np.zeros((len(texts), self.coef.shape[1]))
+        total = int(sizes.sum())
+        if not total:
+            return result
+        indices = np.fromiter(chain.from_iterable(counts), dtype=np.intp, count=total)
+        tf = np.fromiter(chain.from_iterable(c.values() for c in counts), np.float64, total)
+        weights = (1.0 + np.log(tf)) * self.idf[indices]
+        filled = sizes > 0  # reduceat needs non-empty segments
+        starts = np.concatenate(([0], np.cumsum(sizes[filled])[:-1]))
+        norms = np.sqrt(np.add.reduceat(weights * weights, starts))
+        weights /= np.repeat(norms, sizes[filled])
+        result[filled] = np.add.reduceat(self.coef[indices] * weights[:, None], starts, axis=0)
         return result
+
+    def _counts(self, normalized: str) -> Counter[int]:
+        if self.within_words:
+            return Counter(chain.from_iterable(self._of_word(w) for w in normalized.split()))
+        return Counter(self._features(normalized))
 
     def _features(self, text: str) -> list[int]:
         """The vocabulary indices of ``text``'s features, in order (unknown ones dropped)."""

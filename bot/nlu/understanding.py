@@ -16,6 +16,7 @@ matched, or the classifier is fairly sure of ``human_agent``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from bot.nlu.classifier import IntentClassifier, Ranked
@@ -72,28 +73,38 @@ class OfflineUnderstanding:
         return self.catalog.names
 
     def understand(self, text: str, channel: str) -> Signals:
-        clipped = text[:MAX_CHARS]
-        entities = extract_entities(clipped, self._phone_region)
-        sentiment = self._sentiment.score(clipped) if clipped.strip() else 0.0
-        intent, confidence = self._intent(clipped)
-        needs_person = intent == HUMAN_AGENT and confidence >= NEEDS_PERSON_CONFIDENCE
-        return Signals(
-            text=text,
-            channel=channel,
-            intent=intent,
-            intent_confidence=round(confidence, 4),
-            entities=entities,
-            sentiment=sentiment,
-            needs_person=needs_person,
-            source="offline",
-        )
+        return self.understand_many([(text, channel)])[0]
+
+    def understand_many(self, messages: Sequence[tuple[str, str]]) -> list[Signals]:
+        """``understand`` for each ``(text, channel)``; the classifier runs once for all."""
+        clipped = [text[:MAX_CHARS] for text, _ in messages]
+        before = [self._before_classifier(text) for text in clipped]
+        rests = [rest for rest in before if isinstance(rest, str)]
+        classified = iter(self._classifier.best_many(rests))
+        signals: list[Signals] = []
+        for (text, channel), short, found in zip(messages, clipped, before, strict=True):
+            intent, confidence = _judged(*next(classified)) if isinstance(found, str) else found
+            signals.append(
+                Signals(
+                    text=text,
+                    channel=channel,
+                    intent=intent,
+                    intent_confidence=round(confidence, 4),
+                    entities=extract_entities(short, self._phone_region),
+                    sentiment=self._sentiment.score(short) if short.strip() else 0.0,
+                    needs_person=intent == HUMAN_AGENT and confidence >= NEEDS_PERSON_CONFIDENCE,
+                    source="offline",
+                )
+            )
+        return signals
 
     def rank(self, text: str, top: int = 3) -> tuple[Ranked, ...]:
         """The classifier's ``top`` intents for ``text`` with their probabilities, best first
         (patterns and the out-of-scope guard aside): what ``policies explain`` can show."""
         return self._classifier.rank(text[:MAX_CHARS], top=top)
 
-    def _intent(self, text: str) -> tuple[str, float]:
+    def _before_classifier(self, text: str) -> tuple[str, float] | str:
+        """The intent and confidence if no classifier is needed, else the text to classify."""
         if not text.strip():
             return OUT_OF_SCOPE, 0.0
         by_pattern, rest = self._pattern_intent(text)
@@ -101,10 +112,7 @@ class OfflineUnderstanding:
             return by_pattern, PATTERN_CONFIDENCE
         if not rest.strip():
             return OUT_OF_SCOPE, 0.0
-        best, known = self._classifier.best(rest)
-        if best.intent != OUT_OF_SCOPE and known < MIN_KNOWN_WORD_SHARE:
-            return OUT_OF_SCOPE, max(1.0 - known, best.confidence)
-        return best.intent, best.confidence
+        return rest
 
     def _pattern_intent(self, text: str) -> tuple[str | None, str]:
         """The intent a pattern decides, else ``None`` and the text without negated matches.
@@ -120,3 +128,10 @@ class OfflineUnderstanding:
                     return name, text
                 rest = rest.replace(text[negation.start() : match.end()], " ")
         return None, rest
+
+
+def _judged(best: Ranked, known: float) -> tuple[str, float]:
+    """The classifier's best intent, unless too few of the words are known at all."""
+    if best.intent != OUT_OF_SCOPE and known < MIN_KNOWN_WORD_SHARE:
+        return OUT_OF_SCOPE, max(1.0 - known, best.confidence)
+    return best.intent, best.confidence

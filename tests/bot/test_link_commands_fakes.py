@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +20,9 @@ POLICY = "version: 1\nrules: []\ndefault: {clarify: {}}\n"
 class Understander:
     async def understand(self, text: str, channel: str) -> Signals:
         return Signals(text=text, channel=channel, intent="unknown", intent_confidence=0.0)
+
+    async def understand_many(self, messages: Sequence[tuple[str, str]]) -> list[Signals]:
+        return [await self.understand(text, channel) for text, channel in messages]
 
 
 class Responder:

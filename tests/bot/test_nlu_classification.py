@@ -216,3 +216,26 @@ def test_word_by_word_features_score_exactly_as_the_whole_message(
     for text in messages * 2:
         assert np.array_equal(chars.scores(text), whole.scores(text)), text
     assert 0 < len(chars.words) <= WORDS_REMEMBERED
+
+
+def test_a_batch_is_understood_as_each_message_alone(nlu: OfflineUnderstanding) -> None:
+    """The worker understands its batch in one call: the same signals as one by one,
+    whether a message goes to the classifier, a pattern, or neither."""
+    messages = [
+        ("where is my order TL-10215?", "webchat"),
+        ("", "webchat"),  # nothing to classify
+        ("I want to talk to a human right now", "telegram"),  # a pattern decides
+        ("no need for an agent, what is the return window?", "webchat"),  # negated, classified
+        ("qwzx vbnm plokij", "slack"),  # no feature the classifier knows
+        ("my parcel arrived broken, this is terrible", "webchat"),
+        ("x" * (MAX_CHARS + 50), "webchat"),
+    ]
+    together = nlu.understand_many(messages)
+    assert together == [nlu.understand(text, channel) for text, channel in messages]
+    assert [s.intent for s in together][1:5] == [
+        "out_of_scope",
+        "human_agent",
+        "returns_policy",
+        "out_of_scope",
+    ]
+    assert nlu.understand_many([]) == []

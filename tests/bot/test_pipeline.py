@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +43,9 @@ class FakeUnderstander:
     async def understand(self, text: str, channel: str) -> Signals:
         intent = text.split(":", 1)[0] if ":" in text else "unknown"
         return Signals(text=text, channel=channel, intent=intent, intent_confidence=0.9)
+
+    async def understand_many(self, messages: Sequence[tuple[str, str]]) -> list[Signals]:
+        return [await self.understand(text, channel) for text, channel in messages]
 
 
 @dataclass(frozen=True)

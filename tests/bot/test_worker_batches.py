@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -118,7 +119,11 @@ async def test_a_message_that_cannot_be_processed_holds_back_only_its_sender(
             raise ValueError("cannot read this")
         return await real(text, channel)
 
+    async def chokes_on_a_batch_with_boom(messages: Sequence[tuple[str, str]]) -> list[Signals]:
+        return [await chokes_on_boom(text, channel) for text, channel in messages]
+
     monkeypatch.setattr(understander, "understand", chokes_on_boom)
+    monkeypatch.setattr(understander, "understand_many", chokes_on_a_batch_with_boom)
     for sender in SENDERS:
         text = "boom" if sender == "anon-2" else QUESTIONS[1]
         assert await h.runtime.ingest(h.message(sender, text))
