@@ -181,7 +181,10 @@ class StaffSlackListeners:
         if staff is None:
             await self._teller.tell(channel, user, self._users.refusal(user), thread_ts=thread)
             return
-        said = await self._once(body, user, self._relay(handoff_id, staff, text))
+        relay = self._relay(handoff_id, staff, text)
+        if event.get("files"):  # the text goes on; the author learns the files did not
+            relay = _adding(relay, NO_FILES)
+        said = await self._once(body, user, relay)
         if said:
             await self._teller.tell(channel, user, said, thread_ts=thread)
 
@@ -323,6 +326,16 @@ class StaffSlackListeners:
             if key is not None:
                 await self._backend.forget(key)
             raise
+
+
+def _adding(handle: Callable[[], Awaitable[str]], note: str) -> Callable[[], Awaitable[str]]:
+    """``handle``, with ``note`` added to what it tells the author."""
+
+    async def handled() -> str:
+        told = await handle()
+        return f"{told} {note}" if told else note
+
+    return handled
 
 
 def _from_a_person(event: Mapping[str, Any], bot_user_id: str | None) -> bool:

@@ -27,6 +27,7 @@ from bot.staff_outbox import StaffPostSender
 from bot.wire_slack import add_slack
 from bot.wire_staff_slack import StaffSlackService, add_staff_slack
 from channels.slack import SlackChannel
+from channels.staff_slack.listeners import NO_FILES
 from memory.models import Customer, Handoff, InboundEvent, Message
 from tests.bot.harness import Clock, RecordingChannel
 from tests.channels.fake_slack import (
@@ -156,22 +157,29 @@ class Desk:
         }
 
     async def say_in_thread(
-        self, user: str, text: str, handoff_id: int, *, event_id: str | None = None, **headers: str
+        self,
+        user: str,
+        text: str,
+        handoff_id: int,
+        *,
+        event_id: str | None = None,
+        files: list[dict[str, str]] | None = None,
+        **headers: str,
     ) -> ClientResponse:
         channel, ts = await self.thread(handoff_id)
         message_ts = f"1764400400.{next(self._ids):06d}"
-        body = self.event(
-            {
-                "type": "message",
-                "user": user,
-                "text": text,
-                "ts": message_ts,
-                "thread_ts": ts,
-                "channel": channel,
-                "event_ts": message_ts,
-            },
-            event_id,
-        )
+        message = {
+            "type": "message",
+            "user": user,
+            "text": text,
+            "ts": message_ts,
+            "thread_ts": ts,
+            "channel": channel,
+            "event_ts": message_ts,
+        }
+        if files:  # as Slack sends a message with files attached
+            message |= {"subtype": "file_share", "files": files}
+        body = self.event(message, event_id)
         response = await self.post(json.dumps(body), "application/json", **headers)
         await self.process()
         return response
@@ -419,6 +427,24 @@ async def test_the_claimers_reply_reaches_the_customer_and_is_not_mirrored_back(
     assert len(desk.fake.posted()) == replies_before, "nothing is posted back to the thread"
     [reply] = [t for t in await desk.turns(handoff_id) if t.author == "staff"]
     assert (reply.internal, reply.channel, reply.meta["origin"]) == (False, "webchat", "slack")
+
+
+async def test_files_in_the_thread_are_not_dropped_silently(desk: Desk) -> None:
+    """Files do not reach the customer: the text does, and the author is told about the files."""
+    customer = await demo_customer(desk.runtime)
+    assert customer.external_ref
+    handoff_id = await desk.escalate(customer.external_ref)
+    await desk.click(ALICE, "claim", handoff_id)
+    sent_before = len(desk.web.sent)
+    label = [{"id": "F07", "name": "return-label.pdf", "mimetype": "application/pdf"}]
+
+    await desk.say_in_thread(ALICE, "Your return label is on its way", handoff_id, files=label)
+    await desk.say_in_thread(ALICE, "", handoff_id, files=label)  # a file alone
+
+    assert [m.text for m in desk.web.sent[sent_before:]] == ["Your return label is on its way"]
+    assert desk.fake.told(ALICE) == [NO_FILES, NO_FILES]
+    staff_turns = [t.text for t in await desk.turns(handoff_id) if t.author == "staff"]
+    assert staff_turns == ["Your return label is on its way"]
 
 
 async def test_notes_and_colleagues_stay_internal(desk: Desk) -> None:
