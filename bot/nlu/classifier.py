@@ -138,17 +138,14 @@ class IntentClassifier:
 
     def _ranked(self, normalized: Sequence[str], top: int) -> list[tuple[Ranked, ...]]:
         """The ``top`` intents of each normalized text: one row of logits per text."""
-        logits = np.tile(self._intercept, (len(normalized), 1))
-        for block in self._blocks:
-            logits += block.scores(normalized)
-        logits -= logits.max(axis=1, keepdims=True)
-        probabilities = np.exp(logits)
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
-        best = np.argsort(probabilities, axis=1)[:, ::-1][:, :top]
-        return [
-            tuple(Ranked(self._classes[i], float(row[i])) for i in order)
-            for row, order in zip(probabilities, best, strict=True)
-        ]
+        logits = self._intercept + sum(block.scores(normalized) for block in self._blocks)
+        return [self._top(row, top) for row in logits]
+
+    def _top(self, logits: npt.NDArray[np.float64], top: int) -> tuple[Ranked, ...]:
+        probabilities = np.exp(logits - logits.max())
+        probabilities /= probabilities.sum()
+        order = np.argsort(probabilities)[::-1][:top]
+        return tuple(Ranked(self._classes[i], float(probabilities[i])) for i in order)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +170,8 @@ class _Block:
         so the numpy calls are a handful per batch rather than per text.
         """
         counts = [self._counts(text) for text in texts]
+        if len(counts) == 1:  # fewer numpy calls than laying one text end to end
+            return self._scores_of(counts[0])[np.newaxis]
         sizes = np.fromiter((len(c) for c in counts), dtype=np.intp, count=len(counts))
         result = np.zeros((len(texts), self.coef.shape[1]))
         total = int(sizes.sum())
@@ -186,6 +185,16 @@ class _Block:
         norms = np.sqrt(np.add.reduceat(weights * weights, starts))
         weights /= np.repeat(norms, sizes[filled])
         result[filled] = np.add.reduceat(self.coef[indices] * weights[:, None], starts, axis=0)
+        return result
+
+    def _scores_of(self, counts: Counter[int]) -> npt.NDArray[np.float64]:
+        if not counts:
+            return np.zeros(self.coef.shape[1])
+        indices = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        weights = (1.0 + np.log(tf)) * self.idf[indices]
+        weights /= np.sqrt(np.dot(weights, weights))
+        result: npt.NDArray[np.float64] = weights @ self.coef[indices]
         return result
 
     def _counts(self, normalized: str) -> Counter[int]:
