@@ -36,6 +36,7 @@ bench: setup
 	$(BIN)/python bench/pipeline_cost.py
 	$(BIN)/python bench/context.py
 	$(BIN)/python bench/policy.py
+	$(BIN)/python bench/staff_cards.py
 	$(BIN)/python bench/reply.py
 
 clean:

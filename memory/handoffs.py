@@ -8,13 +8,16 @@ first wins, on SQLite and PostgreSQL alike, and the other sees no row changed.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, Select, func, select, update
+from sqlalchemy import CursorResult, Integer, Row, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from memory.bounded import AnySelect, PerKey
 from memory.models import (
     ChannelIdentity,
     Conversation,
@@ -22,9 +25,10 @@ from memory.models import (
     Handoff,
     InboundEvent,
     Message,
-    Order,
 )
+from memory.orders import latest_orders
 from memory.sql_repositories import SqlMessages, SqlOutbox
+from memory.views import OrderView
 
 OPEN_STATES = ("waiting", "claimed")
 RATING_REQUEST_KIND = "rating_request"
@@ -138,26 +142,65 @@ async def set_conversation_state(
 
 async def current_reach(session: AsyncSession, customer_id: int) -> Reachable | None:
     """The channel identity of the customer's most recent inbound message."""
-    row = (
-        await session.execute(
-            select(InboundEvent.channel, InboundEvent.external_user_id)
-            .join(Message, Message.inbound_event_id == InboundEvent.id)
-            .where(Message.customer_id == customer_id, Message.author == "customer")
-            .order_by(Message.id.desc())
-            .limit(1)
+    return (await current_reaches(session, [customer_id])).get(customer_id)
+
+
+async def current_reaches(
+    session: AsyncSession, customer_ids: Sequence[int]
+) -> dict[int, Reachable]:
+    """:func:`current_reach` of each customer (two statements at most, whatever their number):
+    the identity their latest message came from, else the identity they were last seen on."""
+    if not customer_ids:
+        return {}
+    dialect = session.get_bind().dialect.name
+    keys = [(cid,) for cid in dict.fromkeys(customer_ids)]
+    found: dict[int, Reachable] = {}
+    for per_key in (_LATEST_INBOUND, _LAST_SEEN_IDENTITY):
+        query, params = per_key(keys, dialect)
+        for customer_id, channel, user in await session.execute(query, params):
+            found[int(customer_id)] = Reachable(channel, user)
+        keys = [key for key in keys if key[0] not in found]
+        if not keys:
+            break
+    return found
+
+
+def _latest_inbound(customer_id: Any) -> AnySelect:
+    return (
+        select(Message.customer_id, InboundEvent.channel, InboundEvent.external_user_id)
+        .join(Message, Message.inbound_event_id == InboundEvent.id)
+        .where(Message.customer_id == customer_id, Message.author == "customer")
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+
+
+def _last_seen_identity(customer_id: Any) -> AnySelect:
+    return (
+        select(
+            ChannelIdentity.customer_id, ChannelIdentity.channel, ChannelIdentity.external_user_id
         )
-    ).one_or_none()
-    if row is not None:
-        return Reachable(row[0], row[1])
-    identity = (
-        await session.execute(
-            select(ChannelIdentity.channel, ChannelIdentity.external_user_id)
-            .where(ChannelIdentity.customer_id == customer_id)
-            .order_by(ChannelIdentity.last_seen_at.desc(), ChannelIdentity.id.desc())
-            .limit(1)
+        .where(ChannelIdentity.customer_id == customer_id)
+        .order_by(ChannelIdentity.last_seen_at.desc(), ChannelIdentity.id.desc())
+        .limit(1)
+    )
+
+
+def _card_turns(conversation_id: Any) -> AnySelect:
+    m = Message
+    return (
+        select(
+            m.conversation_id, m.id, m.author, m.channel, m.text, m.internal, m.meta, m.created_at
         )
-    ).one_or_none()
-    return Reachable(identity[0], identity[1]) if identity is not None else None
+        .where(m.conversation_id == conversation_id)
+        .order_by(m.id.desc())
+        .limit(CARD_TURNS)
+    )
+
+
+_LATEST_INBOUND = PerKey(_latest_inbound, [Integer()])
+_LAST_SEEN_IDENTITY = PerKey(_last_seen_identity, [Integer()])
+_CARD_TURNS = PerKey(_card_turns, [Integer()])
 
 
 async def add_turn(
@@ -224,7 +267,7 @@ async def queue_delivery(
 # --- the cards staff see -------------------------------------------------------------
 
 
-def _turn_json(m: Message) -> dict[str, Any]:
+def _turn_json(m: Message | Row[Any]) -> dict[str, Any]:
     return {
         "id": m.id,
         "author": m.author,
@@ -246,7 +289,7 @@ async def turn_card(
         return _turn_json(message) if message is not None else None
 
 
-def _order_json(o: Order) -> dict[str, Any]:
+def _order_json(o: OrderView) -> dict[str, Any]:
     return {
         "id": o.id,
         "status": o.status,
@@ -268,7 +311,7 @@ async def open_handoff_cards(factory: async_sessionmaker[AsyncSession]) -> list[
                 .limit(MAX_CARDS)
             )
         ).all()
-        return [await _card(session, h, c, u) for h, c, u in rows]
+        return await _cards(session, [(h, c, u) for h, c, u in rows])
 
 
 async def handoff_card(
@@ -280,7 +323,8 @@ async def handoff_card(
         if row is None:
             return None
         handoff, conversation, customer = row
-        return await _card(session, handoff, conversation, customer)
+        (card,) = await _cards(session, [(handoff, conversation, customer)])
+        return card
 
 
 def _card_rows() -> Select[Handoff, Conversation, Customer]:
@@ -291,27 +335,49 @@ def _card_rows() -> Select[Handoff, Conversation, Customer]:
     )
 
 
-async def _card(
-    session: AsyncSession, handoff: Handoff, conversation: Conversation, customer: Customer
+async def _cards(
+    session: AsyncSession, rows: Sequence[tuple[Handoff, Conversation, Customer]]
+) -> list[dict[str, Any]]:
+    """Each handoff's card: who the customer is, where they are, why the bot handed over,
+    their latest orders, the conversation's last turns. One statement per part for all
+    the cards (the console lists them every time the store changes)."""
+    if not rows:
+        return []
+    customer_ids = list(dict.fromkeys(customer.id for _, _, customer in rows))
+    conversation_ids = list(dict.fromkeys(conversation.id for _, conversation, _ in rows))
+    reach = await current_reaches(session, customer_ids)
+    orders = await latest_orders(session, customer_ids, CARD_ORDERS)
+    query, params = _CARD_TURNS(
+        [(cid,) for cid in conversation_ids], session.get_bind().dialect.name
+    )
+    turns: dict[int, list[Row[Any]]] = defaultdict(list)
+    for row in await session.execute(query, params):
+        turns[row.conversation_id].append(row)
+    return [
+        _card_json(
+            handoff,
+            conversation,
+            customer,
+            reach.get(customer.id),
+            orders[customer.id],
+            sorted(turns[conversation.id], key=_message_id),
+        )
+        for handoff, conversation, customer in rows
+    ]
+
+
+def _message_id(row: Row[Any]) -> int:
+    return int(row.id)
+
+
+def _card_json(
+    handoff: Handoff,
+    conversation: Conversation,
+    customer: Customer,
+    reach: Reachable | None,
+    orders: Sequence[OrderView],
+    turns: Sequence[Row[Any]],
 ) -> dict[str, Any]:
-    """Who the customer is, where they are, why the bot handed over, orders, last turns."""
-    reach = await current_reach(session, customer.id)
-    turns = (
-        await session.scalars(
-            select(Message)
-            .where(Message.conversation_id == conversation.id)
-            .order_by(Message.id.desc())
-            .limit(CARD_TURNS)
-        )
-    ).all()
-    orders = (
-        await session.scalars(
-            select(Order)
-            .where(Order.customer_id == customer.id)
-            .order_by(Order.created_at.desc())
-            .limit(CARD_ORDERS)
-        )
-    ).all()
     return {
         "id": handoff.id,
         "state": handoff.state,
@@ -335,7 +401,7 @@ async def _card(
             "channel": reach.channel if reach else conversation.channel,
         },
         "orders": [_order_json(o) for o in orders],
-        "turns": [_turn_json(m) for m in reversed(turns)],
+        "turns": [_turn_json(m) for m in turns],
     }
 
 

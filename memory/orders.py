@@ -119,7 +119,7 @@ class SqlOrderSource:
 
     async def orders_of(self, customer_id: int, limit: int = 10) -> list[OrderView]:
         async with self._session_factory() as session:
-            return (await _latest(session, [customer_id], limit))[customer_id]
+            return (await latest_orders(session, [customer_id], limit))[customer_id]
 
     async def order(self, order_id: str) -> OrderView | None:
         key = normalize_order_id(order_id)
@@ -137,12 +137,12 @@ class SqlOrderSource:
         if not customer_ids:
             return {}
         async with self._session_factory() as session:
-            latest = await _latest(session, customer_ids, limit)
+            latest = await latest_orders(session, customer_ids, limit)
             totals = await _totals(session, customer_ids)
         return {cid: (latest[cid], *totals[cid]) for cid in customer_ids}
 
 
-async def _latest(
+async def latest_orders(
     session: AsyncSession, customer_ids: Sequence[int], limit: int
 ) -> dict[int, list[OrderView]]:
     """Each customer's newest ``limit`` orders, newest first (one statement)."""

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.handoff import (
     BACK_TO_BOT,
@@ -29,7 +29,7 @@ from bot.handoff import (
 from memory.context import ContextLimits
 from memory.handoffs import conversation_outcomes, open_handoff_cards
 from memory.knowledge_suggestions import list_suggestions
-from memory.models import Conversation, Handoff, InboundEvent, Message, OutboxItem
+from memory.models import Conversation, Handoff, InboundEvent, Message, Order, OutboxItem
 from memory.staff_posts import pending_staff_posts
 from memory.unit_of_work import SqlUnitOfWorkFactory
 from tests.bot.harness import Harness, RecordingChannel
@@ -340,3 +340,63 @@ async def test_resolving_offers_the_staff_answer_as_a_knowledge_suggestion(h: Ha
     )
     assert suggestion.answer == "Yes: exchanges are free within 30 days."
     assert order.id not in suggestion.question and "[order]" in suggestion.question
+
+
+async def test_open_cards_each_show_their_own_customer_for_the_same_few_statements(
+    h: Harness,
+) -> None:
+    """The console lists the cards whenever the store changes: each card shows its own
+    customer, orders and turns, and listing many costs the statements of listing one."""
+    refs = []
+    for status in ("shipped", "delivered", "pending"):
+        ref, _ = await h.customer_with_latest(status)
+        if ref not in refs:
+            refs.append(ref)
+    users = [f"customer:{ref}" for ref in refs] + ["anon-cards-1", "anon-cards-2"]
+    statements = 0
+
+    def count(*_args: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    engine = h.runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    per_listing = []
+    try:
+        for n, user in enumerate(users):
+            ref = refs[n] if n < len(refs) else None
+            await h.say(user, f"where is my parcel? ({n})", ref=ref)
+            await h.say(user, ASK_FOR_PERSON, ref=ref)
+            statements = 0
+            cards = await open_handoff_cards(h.runtime.read_factory)
+            per_listing.append(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(cards) == len(users)
+    assert per_listing[-1] == per_listing[0], per_listing  # not one more per card
+
+    async with h.runtime.session_factory() as session:
+        for card in cards:
+            customer_id = card["customer"]["id"]
+            newest = (
+                await session.scalars(
+                    select(Order.id)
+                    .where(Order.customer_id == customer_id)
+                    .order_by(Order.created_at.desc(), Order.id.desc())
+                    .limit(3)
+                )
+            ).all()
+            assert [o["id"] for o in card["orders"]] == list(newest)
+            turns = (
+                await session.scalars(
+                    select(Message.text)
+                    .where(Message.conversation_id == card["conversation_id"])
+                    .order_by(Message.id)
+                )
+            ).all()
+            assert [t["text"] for t in card["turns"]] == list(turns)[-12:]
+            assert card["customer"]["channel"] == "testchat"
+    assert [c["turns"][0]["text"] for c in cards] == [
+        f"where is my parcel? ({n})" for n in range(len(users))
+    ]
+    assert sum(1 for c in cards if c["orders"]) == len(refs)
