@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 Ingest = Callable[[InboundMessage], Awaitable[bool]]
 # True for a request (event envelope, interaction payload or slash command form) that is not
 # a customer's: it comes from a staff channel or carries a staff action id.
-RequestFilter = Callable[[Mapping[str, Any]], bool]
+RequestFilter = Callable[[Mapping[str, Any]], Awaitable[bool]]
 WEBHOOK_PATH = "/webhooks/slack"
 USAGE = (
     f"Write your question after the command, e.g. `{COMMAND} where is my order?`. "
@@ -131,7 +131,10 @@ class SlackChannel:
         self._elsewhere.append(is_theirs)
 
     async def _is_customer_request(self, body: dict[str, Any]) -> bool:
-        return not any(is_theirs(body) for is_theirs in self._elsewhere)
+        for is_theirs in self._elsewhere:
+            if await is_theirs(body):
+                return False
+        return True
 
     def routes(self) -> list[web.AbstractRouteDef]:
         """The webhook in HTTP mode; nothing in Socket Mode (Slack sends no HTTP then)."""

@@ -109,14 +109,24 @@ class StaffSlackListeners:
         self._staff_channels = staff_channels
         self._teller = teller
 
-    def is_staff_request(self, body: Mapping[str, Any]) -> bool:
-        """From a staff channel, or a click on a staff button (wherever the card is)."""
+    async def is_staff_request(self, body: Mapping[str, Any]) -> bool:
+        """From a staff channel, a click on a staff button, or in a handoff card's thread
+        (wherever the card is: a queue's channel may have left the policy since)."""
         if body.get("type") == "block_actions":
             for action in body.get("actions") or ():
                 if str(action.get("action_id", "")).startswith(ACTION_PREFIX):
                     return True
         channel = request_channel(body)
-        return channel is not None and channel in self._staff_channels()
+        if channel is None:
+            return False
+        if channel in self._staff_channels():
+            return True
+        event = body.get("event")
+        thread = event.get("thread_ts") if isinstance(event, Mapping) else None
+        return (
+            bool(thread)
+            and await self._backend.handoff_for_thread(channel, str(thread)) is not None
+        )
 
     def register(self, app: AsyncApp) -> None:
         """Add the staff listeners to ``app`` (after the customer channel handed them over)."""
@@ -128,7 +138,7 @@ class StaffSlackListeners:
         app.command(re.compile(r".*"), matchers=staff)(self._on_other_command)
 
     async def _matches(self, body: dict[str, Any]) -> bool:
-        return self.is_staff_request(body)
+        return await self.is_staff_request(body)
 
     # --- buttons on the card ------------------------------------------------------------
 

@@ -37,7 +37,9 @@ def cycle() -> Node:
 def test_what_lives_at_start_is_left_alone_and_later_garbage_is_still_collected() -> None:
     at_start = cycle()
     started = weakref.ref(at_start)
-    assert freeze_startup_heap() == gc.get_freeze_count() > 0
+    frozen = freeze_startup_heap()
+    # A frozen object freed by its last reference leaves the count: it can only shrink.
+    assert 0 < gc.get_freeze_count() <= frozen
 
     del at_start
     gc.collect()

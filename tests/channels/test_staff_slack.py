@@ -351,6 +351,15 @@ async def test_a_queue_with_its_own_slack_channel_gets_its_cards_there(
         assert (await opened.handoff(handoff_id)).claimed_by == "alice"
         await opened.say_in_thread(ALICE, "Hello from the VIP desk", handoff_id)
         assert opened.web.sent[-1].text == "Hello from the VIP desk"
+
+        # The admin takes the queue's channel out of the policy: the open handoff's card
+        # stays where it is, and its thread is still staff's.
+        policy.write_text(text)
+        assert opened.runtime.policy.holder.reload() == ()
+        await opened.say_in_thread(ALICE, "Still here after the move", handoff_id)
+        assert opened.web.sent[-1].text == "Still here after the move"
+        staff_turns = [t.text for t in await opened.turns(handoff_id) if t.author == "staff"]
+        assert staff_turns == ["Hello from the VIP desk", "Still here after the move"]
     finally:
         await close_desk(opened)
 
