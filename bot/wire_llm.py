@@ -77,7 +77,7 @@ def llm_parts(
         prompts=prompts,
         clock=clock,
         knowledge_threshold=RECOMMENDED_THRESHOLD,
-        shop_contacts=[entry.answer for entry in knowledge.entries],
+        shop_contacts=lambda: [entry.answer for entry in knowledge.entries],
     )
     catalog = _catalog(settings, offline_understander)
     understander = LlmUnderstander(

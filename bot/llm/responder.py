@@ -84,10 +84,11 @@ class LlmResponder:
         clock: Callable[[], datetime],
         knowledge_threshold: float,
         max_steps: int = DEFAULT_MAX_STEPS,
-        shop_contacts: Sequence[str] = (),
+        shop_contacts: Callable[[], Sequence[str]] = tuple,
     ) -> None:
-        """``shop_contacts``: the shop's own emails and phone numbers (as published in its
-        help articles); they are never masked and a reply may give them."""
+        """``shop_contacts``: the texts that publish the shop's own emails and phone numbers
+        (its help articles), read at each reply so an edited article counts at once; those
+        are never masked and a reply may give them."""
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
         self._client = client
@@ -98,7 +99,7 @@ class LlmResponder:
         self._clock = clock
         self._threshold = knowledge_threshold
         self._max_steps = max_steps
-        self._shop_emails, self._shop_phones = contact_details(shop_contacts)
+        self._shop_contacts = shop_contacts
 
     def render_action_message(
         self, decision: Decision, context: Context, wait: StaffWait | None = None
@@ -112,9 +113,8 @@ class LlmResponder:
             return await self._offline.reply(decision, context, signals)
         started = time.perf_counter()
         access = OrderAccess(context, self._orders)
-        redactor = await access.redactor(
-            shop_emails=self._shop_emails, shop_phones=self._shop_phones
-        )
+        shop_emails, shop_phones = contact_details(self._shop_contacts())
+        redactor = await access.redactor(shop_emails=shop_emails, shop_phones=shop_phones)
         tools = CustomerTools(
             access,
             self._knowledge,

@@ -42,6 +42,7 @@ def responder(
     models: tuple[str, ...] = (MAIN, BACKUP),
     timeout: float = 5.0,
     prompts: Path | None = None,
+    shop_contacts: list[str] | None = None,
 ) -> LlmResponder:
     client = LlmClient(
         [ModelSpec(f"openai/{m}", fake.api_base, "test-key") for m in models], timeout=timeout
@@ -57,8 +58,11 @@ def responder(
         prompts=Prompts.load(prompts),
         clock=lambda: NOW,
         knowledge_threshold=0.3,
-        shop_contacts=["Write to returns@shop.example or call +44 20 7946 0958."],
+        shop_contacts=lambda: shop_contacts or [SHOP_CONTACTS],
     )
+
+
+SHOP_CONTACTS = "Write to returns@shop.example or call +44 20 7946 0958."
 
 
 def signals(message: str, intent: str = "tracking") -> Signals:
@@ -273,6 +277,23 @@ async def test_a_reply_may_give_the_shops_own_contact_details(fake: FakeLlm) -> 
     reply = await responder(fake).reply(decision, asking(question), signals(question, "returns"))
     assert reply is not None and reply.text.startswith("Write to returns@shop.example")
     assert "jane.doe@example.org" not in fake.sent_text()
+
+
+async def test_contact_details_the_shop_publishes_later_count_at_once(fake: FakeLlm) -> None:
+    """The help articles are reloaded while the bot runs: a new number is the shop's at once."""
+    published = [SHOP_CONTACTS]
+    llm = responder(fake, shop_contacts=published)
+    decision = Decision(Action.ANSWER, "knowledge-question", tools=("knowledge",))
+    question = "who do I ask about returns?"
+    new_line = "Call our new returns line on +44 20 7946 0199."
+    fake.script(MAIN, text(new_line))
+    with pytest.raises(ResponderUnavailable) as blocked:  # not the shop's number yet
+        await llm.reply(decision, asking(question), signals(question, "returns"))
+    assert blocked.value.reason == "unsafe_reply"
+    published.append(new_line)
+    fake.script(MAIN, text(new_line))
+    after = await llm.reply(decision, asking(question), signals(question, "returns"))
+    assert after is not None and after.text == new_line
 
 
 async def test_an_operators_prompt_file_is_what_the_model_is_told(
