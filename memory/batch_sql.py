@@ -155,9 +155,7 @@ class SqlBatch:
     ) -> dict[int, ConversationRecord]:
         if not customer_ids:
             return {}
-        keys = [(cid,) for cid in customer_ids]
-        query, params = LATEST_CONVERSATION(keys, self._s.get_bind().dialect.name)
-        rows = (await self._s.execute(query, params)).all()
+        rows = await LATEST_CONVERSATION.rows(self._s, [(cid,) for cid in customer_ids])
         return {row.customer_id: conversation_record(row) for row in rows}
 
     async def conversations(self, ids: Collection[int]) -> dict[int, ConversationRecord]:

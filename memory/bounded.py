@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
+    Row,
     Select,
     Subquery,
     bindparam,
@@ -70,6 +71,13 @@ class PerKey:
         padded = [*keys, *[(None,) * arity] * (size - len(keys))]
         params = {f"k{n}_{i}": value for n, key in enumerate(padded) for i, value in enumerate(key)}
         return self._statement(size), params
+
+    async def rows(
+        self, session: AsyncSession, keys: Sequence[tuple[Any, ...]]
+    ) -> Sequence[Row[*tuple[Any, ...]]]:
+        """The statement for ``keys`` run in ``session``: all its rows."""
+        query, params = self(keys, session.get_bind().dialect.name)
+        return (await session.execute(query, params)).all()
 
     async def warm(self, session: AsyncSession, most: int) -> int:
         """Run the statement once for every batch size up to ``most`` keys, keys NULL (no

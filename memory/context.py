@@ -188,10 +188,8 @@ class SqlContextReader:
         self, part: str, keys: Sequence[tuple[Any, ...]]
     ) -> Sequence[Row[*tuple[Any, ...]]]:
         """The rows of one part of the contexts (a :class:`_Statements` field)."""
-        dialect = self._s.get_bind().dialect.name
         per_key: PerKey = getattr(_statements(self._limits), part)
-        query, params = per_key(keys, dialect)
-        return (await self._s.execute(query, params)).all()
+        return await per_key.rows(self._s, keys)
 
 
 def batch_statements(limits: ContextLimits | None = None) -> list[PerKey]:

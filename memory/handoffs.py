@@ -152,12 +152,10 @@ async def current_reaches(
     the identity their latest message came from, else the identity they were last seen on."""
     if not customer_ids:
         return {}
-    dialect = session.get_bind().dialect.name
     keys = [(cid,) for cid in dict.fromkeys(customer_ids)]
     found: dict[int, Reachable] = {}
     for per_key in (_LATEST_INBOUND, _LAST_SEEN_IDENTITY):
-        query, params = per_key(keys, dialect)
-        for customer_id, channel, user in await session.execute(query, params):
+        for customer_id, channel, user in await per_key.rows(session, keys):
             found[int(customer_id)] = Reachable(channel, user)
         keys = [key for key in keys if key[0] not in found]
         if not keys:
@@ -347,11 +345,8 @@ async def _cards(
     conversation_ids = list(dict.fromkeys(conversation.id for _, conversation, _ in rows))
     reach = await current_reaches(session, customer_ids)
     orders = await latest_orders(session, customer_ids, CARD_ORDERS)
-    query, params = _CARD_TURNS(
-        [(cid,) for cid in conversation_ids], session.get_bind().dialect.name
-    )
     turns: dict[int, list[Row[Any]]] = defaultdict(list)
-    for row in await session.execute(query, params):
+    for row in await _CARD_TURNS.rows(session, [(cid,) for cid in conversation_ids]):
         turns[row.conversation_id].append(row)
     return [
         _card_json(

@@ -149,8 +149,7 @@ async def latest_orders(
     latest: dict[int, list[OrderView]] = {cid: [] for cid in customer_ids}
     if limit > 0:
         keys = [(cid,) for cid in customer_ids]
-        query, params = latest_per_customer(limit)(keys, session.get_bind().dialect.name)
-        for row in await session.execute(query, params):
+        for row in await latest_per_customer(limit).rows(session, keys):
             latest[int(row.customer_id or 0)].append(order_view(row))
     for views in latest.values():
         views.sort(key=_newest_first, reverse=True)
