@@ -122,11 +122,11 @@ class StaffSlackListeners:
         if channel in self._staff_channels():
             return True
         event = body.get("event")
-        thread = event.get("thread_ts") if isinstance(event, Mapping) else None
-        return (
-            bool(thread)
-            and await self._backend.handoff_for_thread(channel, str(thread)) is not None
-        )
+        if not isinstance(event, Mapping) or not event.get("thread_ts"):
+            return False
+        if event.get("channel_type") == "im":
+            return False  # a customer's direct message: cards are never there, no lookup
+        return await self._backend.handoff_for_thread(channel, str(event["thread_ts"])) is not None
 
     def register(self, app: AsyncApp) -> None:
         """Add the staff listeners to ``app`` (after the customer channel handed them over)."""
