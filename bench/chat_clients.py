@@ -8,7 +8,8 @@ knowledge questions; anonymous ones ask knowledge questions and now and then abo
 an order (the bot then asks them to verify who they are).
 
 Bounded in time (``--duration``) and count (``--max-per-client``). Prints one JSON
-line: replies, latencies (ms), errors and unanswered questions.
+line: replies, latencies (ms), errors, unanswered questions and the CPU time the
+clients used while they asked.
 
     python bench/chat_clients.py --port P --clients 50 --duration 10 \
         --secret S --customers C1001,C1002
@@ -164,6 +165,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     signed_in = min(len(customers), args.clients // 4)
     tally = Tally()
     connector = aiohttp.TCPConnector(limit=0)
+    cpu_started = time.process_time()
     async with aiohttp.ClientSession(connector=connector) as http:
         started = time.perf_counter()
         stop_at = started + args.duration
@@ -183,6 +185,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             )
         )
         elapsed = time.perf_counter() - started
+    cpu_s = time.process_time() - cpu_started
     # Throughput counts the replies that arrived between the first question and the end of
     # the load; questions still open then are waited for (latency) but not counted here.
     window = max(0.0, stop_at - tally.first_send)
@@ -191,6 +194,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "clients": args.clients,
         "signed_in": signed_in,
         "elapsed_s": elapsed,
+        "cpu_s": cpu_s,
         "window_s": window,
         "replies_in_window": in_window,
         "replies": len(tally.latencies_ms),

@@ -263,6 +263,19 @@ def cpu_seconds(pid: int | None) -> float | None:
     return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float | None:
+    """CPU time every process on the machine has used so far, all cores together (busy
+    time from ``/proc/stat``: everything but idle and I/O wait); None off Linux."""
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0]
+    except OSError:
+        return None
+    # cpu user nice system idle iowait irq softirq steal [guest guest_nice]: guest time is
+    # already counted in user and nice.
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in first.split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.asynccontextmanager
 async def running_server(
     args: Sequence[str],

@@ -11,8 +11,16 @@ quarter of them are signed in as demo customers through the shop's HMAC hello.
 
 Reported: replies per second, reply latency p50/p99 (message sent → bot reply
 received), ack latency p50, the CPU time the web and the worker process used while the
-clients ran, per reply received (from ``/proc``; "n/a" elsewhere), and the bare aiohttp
-endpoint's requests/s measured by wrk at the same concurrency in the same run.
+clients ran, per reply received (from ``/proc``; "n/a" elsewhere), the same for the clients
+and for the whole machine (every process, the database server's included), and the bare
+aiohttp endpoint's requests/s measured by wrk at the same concurrency in the same run.
+
+Below the table, each cell's CPU budget at the target: the replies/s that 5% of bare asks
+for, and the two limits that rate sets. A process runs its Python on one core, so the
+busiest server process (the worker, or in the one-process layout the web process doing
+both) may spend at most one core's time divided by that rate per reply; and everything on
+the machine together (server, database server, clients) at most all cores' time divided
+by it.
 
     .venv/bin/python bench/reply_path.py [--quick] [--connections 50,200]
         [--databases sqlite,postgresql] [--layouts embedded,split]
@@ -24,6 +32,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import re
 import secrets
 import sys
@@ -45,6 +54,7 @@ from bench.common import (
     fmt,
     fresh_database,
     load_line,
+    machine_busy_seconds,
     machine_line,
     markdown_table,
     percentile,
@@ -76,6 +86,7 @@ class ReplyRun:
     pending_after: int
     bot_messages: int
     cpu_s: dict[str, float]  # process ("web", "worker") → CPU seconds while the clients ran
+    machine_cpu_s: float | None  # every process on the machine, same span
 
     @property
     def rate(self) -> float:
@@ -86,11 +97,39 @@ class ReplyRun:
         return percentile(self.result[key], pct)
 
     def cpu_per_reply(self, process: str) -> str:
-        """That process's CPU milliseconds per reply the clients received."""
+        """That process's CPU milliseconds per reply the clients received ("clients":
+        the load generator; "machine": every process)."""
         if self.layout == "embedded" and process == "worker":
             return "in web"
-        seconds, replies = self.cpu_s.get(process), int(self.result["replies"])
+        seconds = {
+            **self.cpu_s,
+            "clients": self.result.get("cpu_s"),
+            "machine": self.machine_cpu_s,
+        }.get(process)
+        replies = int(self.result["replies"])
         return "n/a" if seconds is None or not replies else fmt(seconds / replies * 1000, 2)
+
+    @property
+    def needed_rate(self) -> float:
+        """Replies/s at the target."""
+        return RATE_TARGET * self.bare.rps
+
+    def budget_ms(self, cores: int) -> float:
+        """CPU milliseconds per reply that ``cores`` have at the target rate."""
+        return cores * 1000 / self.needed_rate if self.needed_rate else 0.0
+
+    @property
+    def busiest_process(self) -> str:
+        """The server process that used the most CPU (one process runs on one core)."""
+        return max(self.cpu_s, key=lambda name: self.cpu_s[name], default="web")
+
+    @property
+    def busiest_cpu_ms(self) -> float | None:
+        """The busiest server process's CPU milliseconds per reply."""
+        replies = int(self.result["replies"])
+        if not replies or not self.cpu_s:
+            return None
+        return self.cpu_s[self.busiest_process] / replies * 1000
 
 
 async def load_demo_shop(url: str) -> list[str]:
@@ -169,9 +208,18 @@ async def run_clients(
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class AppRun:
+    result: dict[str, Any]
+    pending: int
+    bot_messages: int
+    cpu_s: dict[str, float]
+    machine_cpu_s: float | None
+
+
 async def measure_app(
     tmp: Path, db: Database, layout: str, clients: int, duration: float
-) -> tuple[dict[str, Any], int, int, dict[str, float]]:
+) -> AppRun:
     customers = await load_demo_shop(db.url)
     secret = secrets.token_hex(16)
     env = {
@@ -201,7 +249,9 @@ async def measure_app(
             )
         processes = {"web": server} if worker is None else {"web": server, "worker": worker}
         before = {name: cpu_seconds(p.pid) for name, p in processes.items()}
+        machine_before = machine_busy_seconds()
         result = await run_clients(server.port, clients, duration, secret, customers)
+        machine_after = machine_busy_seconds()
         after = {name: cpu_seconds(p.pid) for name, p in processes.items()}
         if worker is not None:
             await worker.stop()
@@ -211,8 +261,16 @@ async def measure_app(
         for name, start in before.items()
         if start is not None and (end := after[name]) is not None
     }
-    pending, bot_messages = int(stats.get("pending_events", -1)), await count_bot_messages(db.url)
-    return result, pending, bot_messages, cpu
+    machine = (
+        None if machine_before is None or machine_after is None else machine_after - machine_before
+    )
+    return AppRun(
+        result,
+        int(stats.get("pending_events", -1)),
+        await count_bot_messages(db.url),
+        cpu,
+        machine,
+    )
 
 
 async def run(
@@ -230,8 +288,19 @@ async def run(
 async def measure_one(tmp: Path, kind: str, layout: str, n: int, duration: float) -> ReplyRun:
     bare = await measure_bare(tmp, n, duration)
     async with fresh_database(kind, tmp) as db:
-        result, pending, bot_messages, cpu = await measure_app(tmp, db, layout, n, duration)
-    r = ReplyRun(kind, layout, n, bare, result, pending, bot_messages, cpu)
+        app = await measure_app(tmp, db, layout, n, duration)
+    result = app.result
+    r = ReplyRun(
+        kind,
+        layout,
+        n,
+        bare,
+        result,
+        app.pending,
+        app.bot_messages,
+        app.cpu_s,
+        app.machine_cpu_s,
+    )
     print(
         f"  {kind} {layout} clients={n}: {r.rate:,.1f} replies/s, "
         f"p50 {r.latency(50):,.0f} ms, unanswered {result['unanswered']}, "
@@ -256,6 +325,8 @@ def table(runs: list[ReplyRun]) -> str:
         "ack p50 ms",
         "web CPU ms/reply",
         "worker CPU ms/reply",
+        "clients CPU ms/reply",
+        "all CPU ms/reply",
         "unanswered",
         "bare req/s",
         "replies/s vs bare",
@@ -276,10 +347,42 @@ def table(runs: list[ReplyRun]) -> str:
                 fmt(r.latency(50, "ack_ms")),
                 r.cpu_per_reply("web"),
                 r.cpu_per_reply("worker"),
+                r.cpu_per_reply("clients"),
+                r.cpu_per_reply("machine"),
                 str(r.result["unanswered"] + r.result["error_count"]),
                 fmt(r.bare.rps, 0),
                 ratio(r.rate, r.bare.rps),
                 "ok" if r.rate >= RATE_TARGET * r.bare.rps else "MISSED",
+            ]
+        )
+    return markdown_table(headers, rows)
+
+
+def budget_table(runs: list[ReplyRun], cores: int) -> str:
+    """Each cell's CPU per reply against what the target leaves (see the module docstring)."""
+    headers = [
+        "database",
+        "processes",
+        "clients",
+        "replies/s at 5%",
+        "busiest process CPU ms/reply",
+        "at 5%: one core allows",
+        "all CPU ms/reply",
+        f"at 5%: {cores} cores allow",
+    ]
+    rows = []
+    for r in runs:
+        busiest = r.busiest_cpu_ms
+        rows.append(
+            [
+                r.database,
+                "web + worker" if r.layout == "embedded" else "web, worker",
+                str(r.clients),
+                fmt(r.needed_rate, 0),
+                "n/a" if busiest is None else f"{fmt(busiest, 2)} ({r.busiest_process})",
+                fmt(r.budget_ms(1), 2),
+                r.cpu_per_reply("machine"),
+                fmt(r.budget_ms(cores), 2),
             ]
         )
     return markdown_table(headers, rows)
@@ -315,6 +418,8 @@ def main() -> None:
     print(f"\nWeb-chat reply path, offline responder, {duration:.0f} s per run; {machine_line()}")
     print(f"{load_before} before, {load_line()} after\n")
     print(table(runs))
+    print(f"\nCPU budget at the target ({RATE_TARGET:.0%} of bare):\n")
+    print(budget_table(runs, os.cpu_count() or 1))
     if args.show_replies and runs:
         print()
         for question, reply in sorted(runs[0].result["sample_replies"].items()):
