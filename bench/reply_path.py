@@ -77,16 +77,31 @@ CLIENTS_GRACE_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
+class AppRun:
+    """What one product run measured."""
+
+    result: dict[str, Any]  # the clients' report (bench/chat_clients.py)
+    pending: int  # inbound events the web process left pending when it stopped
+    bot_messages: int
+    cpu_s: dict[str, float]  # process ("web", "worker") → CPU seconds while the clients ran
+    machine_cpu_s: float | None  # every process on the machine, same span
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyRun:
     database: str
     layout: str
     clients: int
     bare: WrkResult
-    result: dict[str, Any]
-    pending_after: int
-    bot_messages: int
-    cpu_s: dict[str, float]  # process ("web", "worker") → CPU seconds while the clients ran
-    machine_cpu_s: float | None  # every process on the machine, same span
+    app: AppRun
+
+    @property
+    def result(self) -> dict[str, Any]:
+        return self.app.result
+
+    @property
+    def cpu_s(self) -> dict[str, float]:
+        return self.app.cpu_s
 
     @property
     def rate(self) -> float:
@@ -104,7 +119,7 @@ class ReplyRun:
         seconds = {
             **self.cpu_s,
             "clients": self.result.get("cpu_s"),
-            "machine": self.machine_cpu_s,
+            "machine": self.app.machine_cpu_s,
         }.get(process)
         replies = int(self.result["replies"])
         return "n/a" if seconds is None or not replies else fmt(seconds / replies * 1000, 2)
@@ -208,15 +223,6 @@ async def run_clients(
     return result
 
 
-@dataclass(frozen=True, slots=True)
-class AppRun:
-    result: dict[str, Any]
-    pending: int
-    bot_messages: int
-    cpu_s: dict[str, float]
-    machine_cpu_s: float | None
-
-
 async def measure_app(
     tmp: Path, db: Database, layout: str, clients: int, duration: float
 ) -> AppRun:
@@ -290,17 +296,7 @@ async def measure_one(tmp: Path, kind: str, layout: str, n: int, duration: float
     async with fresh_database(kind, tmp) as db:
         app = await measure_app(tmp, db, layout, n, duration)
     result = app.result
-    r = ReplyRun(
-        kind,
-        layout,
-        n,
-        bare,
-        result,
-        app.pending,
-        app.bot_messages,
-        app.cpu_s,
-        app.machine_cpu_s,
-    )
+    r = ReplyRun(kind, layout, n, bare, app)
     print(
         f"  {kind} {layout} clients={n}: {r.rate:,.1f} replies/s, "
         f"p50 {r.latency(50):,.0f} ms, unanswered {result['unanswered']}, "
