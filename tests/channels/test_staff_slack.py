@@ -77,6 +77,16 @@ class Desk:
         assert await self.runtime.ingest(msg)
         await self.process()
 
+    async def escalated(self, *, claimed_by: str | None = None) -> tuple[str, int]:
+        """A demo customer asks for a person: their shop id and the handoff, claimed from
+        its card by ``claimed_by`` when given."""
+        customer = await demo_customer(self.runtime)
+        assert customer.external_ref
+        handoff_id = await self.escalate(customer.external_ref)
+        if claimed_by is not None:
+            await self.click(claimed_by, "claim", handoff_id)
+        return customer.external_ref, handoff_id
+
     async def escalate(self, ref: str) -> int:
         await self.customer_says(ref, ASK_FOR_PERSON)
         async with self.runtime.session_factory() as session:
@@ -368,9 +378,7 @@ async def test_a_queue_with_its_own_slack_channel_gets_its_cards_there(
 
 
 async def test_claim_from_the_card_updates_it_and_logs_who_claimed(desk: Desk) -> None:
-    customer = await demo_customer(desk.runtime)
-    assert customer.external_ref
-    handoff_id = await desk.escalate(customer.external_ref)
+    _, handoff_id = await desk.escalated()
     response = await desk.click(ALICE, "claim", handoff_id)
     assert response.status == 200
 
@@ -387,9 +395,7 @@ async def test_claim_from_the_card_updates_it_and_logs_who_claimed(desk: Desk) -
 
 
 async def test_two_agents_claiming_at_once_one_wins_the_other_is_told(desk: Desk) -> None:
-    customer = await demo_customer(desk.runtime)
-    assert customer.external_ref
-    handoff_id = await desk.escalate(customer.external_ref)
+    _, handoff_id = await desk.escalated()
     first, second = await asyncio.gather(
         desk.click(ALICE, "claim", handoff_id), desk.click(BOB, "claim", handoff_id)
     )
@@ -405,9 +411,7 @@ async def test_two_agents_claiming_at_once_one_wins_the_other_is_told(desk: Desk
 
 
 async def test_someone_not_on_the_staff_list_is_refused_politely(desk: Desk) -> None:
-    customer = await demo_customer(desk.runtime)
-    assert customer.external_ref
-    handoff_id = await desk.escalate(customer.external_ref)
+    _, handoff_id = await desk.escalated()
     await desk.click(CAROL, "claim", handoff_id)
     assert (await desk.handoff(handoff_id)).state == "waiting"
     [refusal] = desk.fake.told(CAROL)
@@ -423,10 +427,7 @@ async def test_someone_not_on_the_staff_list_is_refused_politely(desk: Desk) -> 
 async def test_the_claimers_reply_reaches_the_customer_and_is_not_mirrored_back(
     desk: Desk,
 ) -> None:
-    customer = await demo_customer(desk.runtime)
-    assert customer.external_ref
-    handoff_id = await desk.escalate(customer.external_ref)
-    await desk.click(ALICE, "claim", handoff_id)
+    _, handoff_id = await desk.escalated(claimed_by=ALICE)
     replies_before = len(desk.fake.posted())
     sent_before = len(desk.web.sent)
 
@@ -440,10 +441,7 @@ async def test_the_claimers_reply_reaches_the_customer_and_is_not_mirrored_back(
 
 async def test_files_in_the_thread_are_not_dropped_silently(desk: Desk) -> None:
     """Files do not reach the customer: the text does, and the author is told about the files."""
-    customer = await demo_customer(desk.runtime)
-    assert customer.external_ref
-    handoff_id = await desk.escalate(customer.external_ref)
-    await desk.click(ALICE, "claim", handoff_id)
+    _, handoff_id = await desk.escalated(claimed_by=ALICE)
     sent_before = len(desk.web.sent)
     label = [{"id": "F07", "name": "return-label.pdf", "mimetype": "application/pdf"}]
 
@@ -457,9 +455,7 @@ async def test_files_in_the_thread_are_not_dropped_silently(desk: Desk) -> None:
 
 
 async def test_notes_and_colleagues_stay_internal(desk: Desk) -> None:
-    customer = await demo_customer(desk.runtime)
-    assert customer.external_ref
-    handoff_id = await desk.escalate(customer.external_ref)
+    _, handoff_id = await desk.escalated()
     sent_before = len(desk.web.sent)
 
     await desk.say_in_thread(ALICE, "I'll take this one after lunch", handoff_id)
@@ -482,10 +478,7 @@ async def test_notes_and_colleagues_stay_internal(desk: Desk) -> None:
 
 
 async def test_bot_posts_edits_and_joins_in_the_thread_are_ignored(desk: Desk) -> None:
-    customer = await demo_customer(desk.runtime)
-    assert customer.external_ref
-    handoff_id = await desk.escalate(customer.external_ref)
-    await desk.click(ALICE, "claim", handoff_id)
+    _, handoff_id = await desk.escalated(claimed_by=ALICE)
     channel, ts = await desk.thread(handoff_id)
     turns_before = len(await desk.turns(handoff_id))
     sent_before = len(desk.web.sent)
@@ -521,11 +514,8 @@ async def test_bot_posts_edits_and_joins_in_the_thread_are_ignored(desk: Desk) -
 
 
 async def test_the_customers_new_message_is_mirrored_into_the_thread(desk: Desk) -> None:
-    customer = await demo_customer(desk.runtime)
-    assert customer.external_ref
-    handoff_id = await desk.escalate(customer.external_ref)
-    await desk.click(ALICE, "claim", handoff_id)
-    await desk.customer_says(customer.external_ref, "Still there? <!channel> order 1042")
+    ref, handoff_id = await desk.escalated(claimed_by=ALICE)
+    await desk.customer_says(ref, "Still there? <!channel> order 1042")
     _, ts = await desk.thread(handoff_id)
     assert desk.fake.replies(ts)[-1]["text"] == (
         "*Customer* (webchat): Still there? &lt;!channel&gt; order 1042"
@@ -533,10 +523,7 @@ async def test_the_customers_new_message_is_mirrored_into_the_thread(desk: Desk)
 
 
 async def test_a_slack_retry_of_the_same_event_is_relayed_once(desk: Desk) -> None:
-    customer = await demo_customer(desk.runtime)
-    assert customer.external_ref
-    handoff_id = await desk.escalate(customer.external_ref)
-    await desk.click(ALICE, "claim", handoff_id)
+    _, handoff_id = await desk.escalated(claimed_by=ALICE)
     sent_before = len(desk.web.sent)
     await desk.say_in_thread(ALICE, "Your parcel left today", handoff_id, event_id="Ev0RETRY01")
     retry = await desk.say_in_thread(
@@ -563,10 +550,7 @@ async def test_a_slack_retry_of_the_same_event_is_relayed_once(desk: Desk) -> No
 
 
 async def test_mention_resolve_in_the_thread_resolves_and_asks_for_a_rating(desk: Desk) -> None:
-    customer = await demo_customer(desk.runtime)
-    assert customer.external_ref
-    handoff_id = await desk.escalate(customer.external_ref)
-    await desk.click(ALICE, "claim", handoff_id)
+    _, handoff_id = await desk.escalated(claimed_by=ALICE)
     sent_before = len(desk.web.sent)
 
     await desk.mention_in_thread(ALICE, "resolve", handoff_id)
@@ -583,9 +567,7 @@ async def test_mention_resolve_in_the_thread_resolves_and_asks_for_a_rating(desk
 
 
 async def test_slash_handback_hands_back_and_the_bot_answers_again(desk: Desk) -> None:
-    customer = await demo_customer(desk.runtime)
-    assert customer.external_ref
-    handoff_id = await desk.escalate(customer.external_ref)
+    ref, handoff_id = await desk.escalated()
     await desk.click(BOB, "claim", handoff_id)
     sent_before = len(desk.web.sent)
 
@@ -595,15 +577,13 @@ async def test_slash_handback_hands_back_and_the_bot_answers_again(desk: Desk) -
     assert [m.text for m in desk.web.sent[sent_before:]] == [BACK_TO_BOT]
     assert (await desk.card(handoff_id))["text"].endswith("Back with the bot.")
 
-    await desk.customer_says(customer.external_ref, "What are your opening hours?")
+    await desk.customer_says(ref, "What are your opening hours?")
     assert desk.web.sent[-1].author.value == "bot"
     assert len(desk.web.sent) == sent_before + 2, "the bot answers the next message"
 
 
 async def test_slash_without_an_id_acts_on_your_only_claimed_handoff(desk: Desk) -> None:
-    customer = await demo_customer(desk.runtime)
-    assert customer.external_ref
-    handoff_id = await desk.escalate(customer.external_ref)
+    _, handoff_id = await desk.escalated()
     assert "Waiting: " + str(handoff_id) in await desk.slash(ALICE, "claim")
     assert await desk.slash(ALICE, f"claim {handoff_id}") == (
         f"You claimed handoff {handoff_id}. Reply in its thread to write to the customer; "
@@ -617,10 +597,7 @@ async def test_slash_without_an_id_acts_on_your_only_claimed_handoff(desk: Desk)
 
 
 async def test_assign_gives_the_handoff_to_a_colleague(desk: Desk) -> None:
-    customer = await demo_customer(desk.runtime)
-    assert customer.external_ref
-    handoff_id = await desk.escalate(customer.external_ref)
-    await desk.click(ALICE, "claim", handoff_id)
+    _, handoff_id = await desk.escalated(claimed_by=ALICE)
 
     await desk.mention_in_thread(ALICE, f"assign <@{BOB}>", handoff_id)
     assert (await desk.handoff(handoff_id)).claimed_by == "bob"
@@ -674,9 +651,7 @@ async def test_what_staff_do_in_the_console_shows_in_the_thread(desk: Desk) -> N
     console = HandoffDeps(
         desk.runtime.session_factory, desk.clock, desk.runtime.outbox.wake, staff_slack=True
     )
-    customer = await demo_customer(desk.runtime)
-    assert customer.external_ref
-    handoff_id = await desk.escalate(customer.external_ref)
+    _, handoff_id = await desk.escalated()
     await claim(console, handoff_id, "alice")
     await staff_reply(console, handoff_id, "alice", "Hello from the console")
     await note(console, handoff_id, "bob", "VIP customer, be quick")
